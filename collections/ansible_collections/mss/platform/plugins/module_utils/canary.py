@@ -116,9 +116,9 @@ def _matches(destination, selector):
         return False
     if destination.get("host") != selector.get("host"):
         return False
-    if selector.get("subset") is not None and destination.get("subset") != selector.get("subset"):
+    if selector.get("subset") and destination.get("subset") != selector.get("subset"):
         return False
-    if selector.get("port") is not None:
+    if selector.get("port"):
         port = destination.get("port") or {}
         if port.get("number") != selector.get("port"):
             return False

@@ -8,7 +8,7 @@ import copy
 
 import pytest
 from ansible_collections.mss.platform.plugins.module_utils import canary
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 STABLE = {"host": "web", "subset": "v1", "port": None}
@@ -24,6 +24,7 @@ def vs(weights=(100, 0), extra_routes=0):
     return {"metadata": {"name": "web", "resourceVersion": "7"}, "spec": {"hosts": ["web"], "http": http}}
 
 
+@settings(database=None)  # no .hypothesis/ directory in the collection
 @given(start=st.integers(0, 100), weight=st.integers(0, 100), extra=st.integers(0, 3))
 def test_only_the_two_weights_change_and_they_sum_to_100(start, weight, extra):
     obj = vs((100 - start, start), extra)
@@ -39,6 +40,7 @@ def test_only_the_two_weights_change_and_they_sum_to_100(start, weight, extra):
     assert new == frozen
 
 
+@settings(database=None)
 @given(weight=st.integers(0, 100))
 def test_plan_is_idempotent(weight):
     first = canary.plan_weights(vs(), STABLE, CANARY, weight, route_name="main")
