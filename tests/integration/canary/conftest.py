@@ -10,10 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from fakes import FakeKubeAPI, FakePrometheus
 
 ROOT = Path(__file__).resolve().parents[3]
 VENV_BIN = Path(sys.executable).parent
 PLAYBOOK = ROOT / "playbooks" / "canary.yml"
+if str(ROOT / "collections") not in sys.path:  # ansible_collections.mss.platform for in-process imports
+    sys.path.insert(0, str(ROOT / "collections"))
 
 HEADER_ROUTE = {
     "name": "canary-header",
@@ -99,7 +102,6 @@ def without_weights(obj):
 
 @pytest.fixture
 def fake_kube():
-    from fakes import FakeKubeAPI
     api = FakeKubeAPI()
     yield api
     api.close()
@@ -107,7 +109,6 @@ def fake_kube():
 
 @pytest.fixture
 def fake_prom():
-    from fakes import FakePrometheus
     prom = FakePrometheus()
     yield prom
     prom.close()

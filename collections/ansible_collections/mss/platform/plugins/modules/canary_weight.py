@@ -19,7 +19,7 @@ description:
     gets O(weight) percent and the stable destination gets the rest (stable + canary = 100). Istio no longer
     requires weights to add up to 100, this module keeps them so on purpose.
   - Only those two C(weight) fields change. The route's C(match) blocks, the other routes (for example a
-    header-based route sending C(canary: "true") requests to the canary) and everything else stay untouched.
+    header-based route sending requests with the header C(canary=true) to the canary) and everything else stay untouched.
   - The object is written with a replace that carries the C(resourceVersion) it was read with. When the API
     server answers 409 Conflict, the object is read again and the weights re-applied, at most
     O(conflict_retries) times.

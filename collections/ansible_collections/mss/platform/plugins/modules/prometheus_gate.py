@@ -72,7 +72,7 @@ options:
     type: bool
     default: true
   bearer_token:
-    description: Token sent as C(Authorization: Bearer ...).
+    description: Token sent in an C(Authorization) header as C(Bearer <token>).
     type: str
   url_username:
     description: User for HTTP basic authentication.
