@@ -24,7 +24,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 SUITES = ["load-test.js", "stress-test.js", "spike-test.js"]
 
 sys.path.insert(0, str(ROOT / "collections"))
-from ansible_collections.mss.platform.plugins.module_utils.k6 import (
+from ansible_collections.mss.platform.plugins.module_utils.k6 import (  # noqa: E402 - after sys.path
     DEFAULT_THRESHOLDS,
     ThresholdSet,
 )

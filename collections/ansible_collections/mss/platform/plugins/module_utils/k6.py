@@ -71,7 +71,7 @@ def _parse_float(text, what, source):
     try:
         value = float(text)
     except (TypeError, ValueError):
-        raise K6ThresholdSyntaxError('threshold %r: %s %r is not a number' % (source, what, text))
+        raise K6ThresholdSyntaxError('threshold %r: %s %r is not a number' % (source, what, text)) from None
     if math.isnan(value) or math.isinf(value):
         raise K6ThresholdSyntaxError('threshold %r: %s %r is not a finite number' % (source, what, text))
     return value
@@ -128,7 +128,8 @@ def parse_threshold(expr):
         unknown = set(expr) - {'threshold', 'abortOnFail', 'delayAbortEval'}
         if 'threshold' not in expr or unknown:
             raise K6ThresholdSyntaxError(
-                'threshold object %r must have a "threshold" key (and optionally abortOnFail, delayAbortEval)' % (expr,))
+                'threshold object %r must have a "threshold" key (and optionally abortOnFail, delayAbortEval)'
+                % (expr,))
         abort = bool(expr.get('abortOnFail', False))
         expr = expr['threshold']
     if not isinstance(expr, str):

@@ -63,7 +63,7 @@ def _open_binary(path):
     try:
         handle = open(path, 'rb')  # noqa: SIM115 - returned to the caller, who closes it
     except OSError as exc:
-        raise K6FormatError('cannot read results file %s: %s' % (path, exc))
+        raise K6FormatError('cannot read results file %s: %s' % (path, exc)) from exc
     head = handle.read(2)
     handle.seek(0)
     if head == _GZIP_MAGIC:
@@ -80,7 +80,7 @@ def detect_format(path):
             while first and not first.strip():
                 first = handle.readline()
         except (OSError, EOFError) as exc:
-            raise K6FormatError('cannot read results file %s: %s' % (path, exc))
+            raise K6FormatError('cannot read results file %s: %s' % (path, exc)) from exc
     finally:
         handle.close()
     if not first:
@@ -102,7 +102,7 @@ def _load_json_document(path):
         with open(path, 'rb') as handle:
             raw = handle.read()
     except OSError as exc:
-        raise K6FormatError('cannot read results file %s: %s' % (path, exc))
+        raise K6FormatError('cannot read results file %s: %s' % (path, exc)) from exc
     if not raw.strip():
         raise K6FormatError('results file %s is empty' % path)
     try:
@@ -110,8 +110,8 @@ def _load_json_document(path):
     except ValueError as exc:
         text = raw.rstrip()
         if getattr(exc, 'pos', 0) >= len(text) - 1 or 'Expecting' in str(exc) and text[-1:] not in (b'}', b']'):
-            raise K6FormatError('results file %s is truncated or not valid JSON: %s' % (path, exc))
-        raise K6FormatError('results file %s is not valid JSON: %s' % (path, exc))
+            raise K6FormatError('results file %s is truncated or not valid JSON: %s' % (path, exc)) from exc
+        raise K6FormatError('results file %s is not valid JSON: %s' % (path, exc)) from exc
 
 
 def _classify_summary(data, path):
@@ -222,7 +222,7 @@ def read_summary(path, fmt=None):
 class _Accumulator:
     """Aggregates one (sub-)metric's samples as k6's sink of that type would (metrics/sink.go)."""
 
-    __slots__ = ('add', 'count', 'last', 'max', 'min', 'sketch', 'total', 'trues', 'type')
+    __slots__ = ('add', 'count', 'last', 'max', 'min', 'pending', 'sketch', 'total', 'trues', 'type')
 
     def __init__(self, mtype, relative_accuracy):
         self.type = mtype
@@ -233,9 +233,11 @@ class _Accumulator:
         self.min = math.inf
         self.max = -math.inf
         self.sketch = None
+        self.pending = None
         if mtype == TREND:
             self.sketch = DDSketch(relative_accuracy)
-            self.add = self._add_trend
+            self.pending = []
+            self.add = self.pending.append
         elif mtype == RATE:
             self.add = self._add_rate
         elif mtype == COUNTER:
@@ -243,13 +245,23 @@ class _Accumulator:
         else:
             self.add = self._add_gauge
 
-    def _add_trend(self, value):
-        self.count += 1
-        self.sketch.add(value)
-        if value < self.min:
-            self.min = value
-        if value > self.max:
-            self.max = value
+    def flush(self):
+        # Batching: samples are appended to a bounded buffer (a C-level list append per sample) and fed
+        # to the sketch in one tight loop; min/max/count come from C builtins over the batch.
+        batch = self.pending
+        if batch:
+            add = self.sketch.add
+            for value in batch:
+                add(value)
+            low = min(batch)
+            high = max(batch)
+            if low < self.min:
+                self.min = low
+            if high > self.max:
+                self.max = high
+            self.count += len(batch)
+            self.pending = []
+            self.add = self.pending.append
 
     def _add_rate(self, value):
         self.count += 1
@@ -269,6 +281,8 @@ class _Accumulator:
             self.max = value
 
     def to_metric_data(self, name, duration_s):
+        if self.pending:
+            self.flush()
         values = {}
         quantile = None
         note = None
@@ -422,6 +436,8 @@ class NdjsonReader:
             self.targets.append(tgt)
             self.by_metric.setdefault(metric, []).append(tgt)
         self.by_metric_b = {k.encode('utf-8'): v for k, v in self.by_metric.items()}
+        # 0: some target's tags cannot be matched on raw bytes (always parse), 1: raw-byte matching.
+        self.fast_mode = {k: 0 if any(t.needles is None for t in v) else 1 for k, v in self.by_metric.items()}
         self.types = {}
         self.span = _TimeSpan()
         self.lines = 0
@@ -460,7 +476,7 @@ class NdjsonReader:
         try:
             self.span.add(ts.encode('ascii'))
         except (ValueError, UnicodeError, IndexError):
-            raise self._err(lineno, 'Point of %s has an unreadable time %r' % (name, ts))
+            raise self._err(lineno, 'Point of %s has an unreadable time %r' % (name, ts)) from None
         self.points += 1
         tgts = self.by_metric.get(name)
         if not tgts:
@@ -488,58 +504,72 @@ class NdjsonReader:
         canon_len = len(canon)
         lineno = 0
         last = b''
+        last_stamp = b'\x00'  # the previous point's timestamp followed by its closing quote
         points_fast = 0
         used_fast = 0
         try:
-            for line in handle:
-                lineno += 1
-                last = line
-                if fast and line.startswith(prefix):
-                    end = line.find(b'"', 11)
-                    if line.startswith(canon, end) and line.endswith(b'}}\n'):
-                        ts_start = end + canon_len
-                        ts_end = line.find(b'"', ts_start)
-                        try:
-                            span_add(line[ts_start:ts_end])
-                        except (ValueError, IndexError):
-                            raise self._err(lineno, 'unreadable point time %r' % line[ts_start:ts_end])
-                        tgts = by_metric_b.get(line[11:end])
-                        if tgts is None:
-                            points_fast += 1
-                            continue
-                        if line.startswith(b',"value":', ts_end + 1):
-                            v_start = ts_end + 10
-                            v_end = line.find(b',"tags":', v_start)
-                            if v_end != -1:
+            while True:
+                # Lines are taken in ~1 MiB batches; after each batch the trend buffers go to their sketches,
+                # so memory stays bounded by the batch size whatever the file size.
+                chunk = handle.readlines(1 << 20)
+                if not chunk:
+                    break
+                for acc in self._trend_accumulators():
+                    acc.flush()
+                last = chunk[-1]
+                for lineno, line in enumerate(chunk, lineno + 1):  # noqa: B020 - numbering carries over batches
+                    if fast and line.startswith(prefix):
+                        # Metric names never hold a quote, so the first canonical separator ends the name.
+                        end = line.find(canon, 11)
+                        if end != -1 and line.endswith(b'}}\n'):
+                            ts_start = end + canon_len
+                            if line.startswith(last_stamp, ts_start):  # k6 writes a request's points at one time
+                                ts_end = ts_start + len(last_stamp) - 1
+                            else:
+                                ts_end = line.find(b'"', ts_start)
+                                stamp = line[ts_start:ts_end]
                                 try:
-                                    value = float(line[v_start:v_end])
-                                except ValueError:
-                                    value = None
-                                fed = None if value is None else self._feed_fast(lineno, line, v_end, tgts, value)
-                                if fed is not None:
-                                    points_fast += 1
-                                    used_fast += fed
-                                    continue
-                        # Anything unusual: the full parse decides (it re-reads the same timestamp,
-                        # which leaves first/last unchanged, and counts the point).
-                        self._point_slow(lineno, self._loads(loads, lineno, line))
+                                    span_add(stamp)
+                                except (ValueError, IndexError):
+                                    raise self._err(lineno, 'unreadable point time %r' % stamp) from None
+                                last_stamp = line[ts_start:ts_end + 1]
+                            tgts = by_metric_b.get(line[11:end])
+                            if tgts is None:
+                                points_fast += 1
+                                continue
+                            if line.startswith(b',"value":', ts_end + 1):
+                                v_start = ts_end + 10
+                                v_end = line.find(b',"tags":', v_start)
+                                if v_end != -1:
+                                    try:
+                                        value = float(line[v_start:v_end])
+                                    except ValueError:
+                                        value = None
+                                    if value is not None:
+                                        fed = self._feed_fast(lineno, line, v_end, tgts, value)
+                                        if fed is not None:
+                                            points_fast += 1
+                                            used_fast += fed
+                                            continue
+                            # Anything unusual: the full parse decides (it re-reads the same timestamp,
+                            # which leaves first/last unchanged, and counts the point).
+                            self._point_slow(lineno, self._loads(loads, lineno, line))
+                            continue
+                    if not line.strip():
                         continue
-                stripped = line.strip()
-                if not stripped:
-                    continue
-                obj = self._loads(loads, lineno, line)
-                if not isinstance(obj, dict):
-                    raise self._err(lineno, 'not a JSON object')
-                kind = obj.get('type')
-                if kind == 'Point':
-                    self._point_slow(lineno, obj)
-                elif kind == 'Metric':
-                    self._declare(lineno, obj)
-                else:
-                    raise self._err(lineno, 'unknown line type %r (expected Metric or Point)' % (kind,))
+                    obj = self._loads(loads, lineno, line)
+                    if not isinstance(obj, dict):
+                        raise self._err(lineno, 'not a JSON object')
+                    kind = obj.get('type')
+                    if kind == 'Point':
+                        self._point_slow(lineno, obj)
+                    elif kind == 'Metric':
+                        self._declare(lineno, obj)
+                    else:
+                        raise self._err(lineno, 'unknown line type %r (expected Metric or Point)' % (kind,))
         except (OSError, EOFError) as exc:
             raise K6FormatError('results file %s is unreadable or truncated (compressed stream): %s'
-                                % (self.path, exc))
+                                % (self.path, exc)) from exc
         finally:
             handle.close()
         self.lines = lineno
@@ -552,27 +582,31 @@ class NdjsonReader:
             try:
                 loads(last)
             except ValueError:
-                raise self._err(lineno, 'truncated: the last line is incomplete JSON')
+                raise self._err(lineno, 'truncated: the last line is incomplete JSON') from None
         return self.results()
+
+    def _trend_accumulators(self):
+        return [t.acc for t in self.targets if t.acc is not None and t.acc.pending is not None]
 
     def _loads(self, loads, lineno, line):
         try:
             return loads(line)
         except ValueError as exc:
-            raise self._err(lineno, 'malformed or truncated JSON (%s)' % exc)
+            raise self._err(lineno, 'malformed or truncated JSON (%s)' % exc) from exc
 
     def _feed_fast(self, lineno, line, v_end, tgts, value):
         """Feed a canonical Point line to its targets without json.loads. Returns how many targets took
         the value, or None to ask for the full parse (a target whose tags cannot be matched on raw bytes)."""
+        if self.fast_mode[tgts[0].metric] == 0:
+            return None
         tags_start = v_end + 8
-        for tgt in tgts:
-            if tgt.needles is None:
-                return None
         fed = 0
-        meta = line.find(b',"metadata":{', tags_start)
-        tags_end = meta if meta != -1 else len(line)
+        tags_end = None
         for tgt in tgts:
             matched = True
+            if tgt.needles and tags_end is None:
+                meta = line.find(b',"metadata":{', tags_start)
+                tags_end = meta if meta != -1 else len(line)
             for needle in tgt.needles:
                 pos = line.find(needle, tags_start, tags_end)
                 # An unescaped quote only delimits strings, so the needle bounded by { or , before and

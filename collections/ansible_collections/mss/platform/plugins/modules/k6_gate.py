@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, MSS Platform engineering
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP001, UP009, UP010, UP031, C408, EXE001
+# ruff: noqa: UP001, UP009, UP010, UP031, C408, EXE001, E402
 # (ansible-test sanity wants the Python 2 era module header, %-formatting and dict() argument specs)
 
 from __future__ import absolute_import, division, print_function
@@ -16,9 +16,9 @@ short_description: Pass or fail a k6 load test run against thresholds written in
 version_added: 0.1.0
 description:
   - Reads the results of a k6 run in any of the three forms k6 writes them - the C(--summary-export) JSON, the
-    C(data) object of C(handleSummary()) written with C(JSON.stringify), or the C(--out json) NDJSON stream
+    C(data) object of the C(handleSummary) callback written with C(JSON.stringify), or the C(--out json) NDJSON stream
     (plain or gzip-compressed) - and evaluates thresholds written in k6's syntax, for example
-    C(http_req_duration{name:homepage}) C(p(95)<2000) or C(http_req_failed) C(rate<0.01).
+    C(http_req_duration{name:homepage}) V(p(95\)<2000) or C(http_req_failed) V(rate<0.01).
   - The module's own evaluation of the values is the verdict. When a summary file also carries k6's verdict for
     the same threshold, it is returned as RV(results[].k6_ok) and a disagreement is reported as a warning.
   - From NDJSON every aggregation is computed by the module in constant memory. Percentiles come from a
@@ -45,7 +45,7 @@ options:
       - Format of O(path). C(auto) detects it and fails when it cannot tell - an empty file, a JSON document
         without a C(metrics) mapping, or metrics mixing both summary forms.
       - C(summary_export) is the file of C(k6 run --summary-export), C(handle_summary) the JSON of
-        C(handleSummary(data)), C(ndjson) the file of C(k6 run --out json=FILE).
+        the data object passed to C(handleSummary), C(ndjson) the file of C(k6 run --out json=FILE).
     type: str
     default: auto
     choices: [auto, summary_export, handle_summary, ndjson]
@@ -53,14 +53,14 @@ options:
     description:
       - Mapping of a metric expression (a metric name, optionally with tag filters as in
         C(http_req_duration{name:homepage,method:GET})) to a list of k6 threshold expressions
-        (C(p(95)<200), C(avg<100), C(rate<0.01), C(count>10), C(value<5)); an item may also be an object
+        (V(p(95\)<200), V(avg<100), V(rate<0.01), V(count>10), V(value<5)); an item may also be an object
         C({threshold, abortOnFail}) as in a k6 script.
-      - Valid aggregations per metric type are those of k6 - trend C(avg), C(min), C(max), C(med), C(p(N));
+      - Valid aggregations per metric type are those of k6 - trend C(avg), C(min), C(max), C(med), V(p(N\));
         rate C(rate); counter C(count), C(rate) (per second); gauge C(value).
       - The default is the platform's performance benchmarks -
-        C(http_req_duration{name:homepage}) C(p(95)<2000), C(http_req_duration{name:api}) C(p(95)<200),
-        C(http_req_duration{name:dashboard}) C(p(95)<3000), C(http_reqs) C(rate>1000) and
-        C(http_req_failed) C(rate<0.01). The suites in C(tests/performance) tag their requests with these
+        C(http_req_duration{name:homepage}) V(p(95\)<2000), C(http_req_duration{name:api}) V(p(95\)<200),
+        C(http_req_duration{name:dashboard}) V(p(95\)<3000), C(http_reqs) V(rate>1000) and
+        C(http_req_failed) V(rate<0.01). The suites in C(tests/performance) tag their requests with these
         C(name) values.
     type: dict
   junit_path:
@@ -268,7 +268,7 @@ class K6Gate:
         for path, text in documents:
             self.reports.append(path)
             try:
-                with open(path, 'r') as handle:
+                with open(path) as handle:
                     if handle.read() == text:
                         continue
             except OSError:
@@ -282,7 +282,7 @@ class K6Gate:
                     handle.write(text)
                 os.rename(tmp, path)
             except OSError as exc:
-                raise K6GateError('cannot write report %s: %s' % (path, exc))
+                raise K6GateError('cannot write report %s: %s' % (path, exc)) from exc
 
 
 def argument_spec():

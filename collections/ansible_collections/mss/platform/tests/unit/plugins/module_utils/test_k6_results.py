@@ -244,7 +244,8 @@ def ndjson_files(draw):
     lines = [json.dumps({"type": "Metric", "data": {"name": m, "type": t, "contains": "default",
                                                      "thresholds": [], "submetrics": None}, "metric": m},
                         separators=(",", ":"))
-             for m, t in (("lat", "trend"), ("fail", "rate"), ("reqs", "counter"), ("vus", "gauge"), ("noise", "trend"))]
+             for m, t in (("lat", "trend"), ("fail", "rate"), ("reqs", "counter"), ("vus", "gauge"),
+                          ("noise", "trend"))]
     samples = []
     for i in range(n):
         metric = draw(st.sampled_from(["lat", "fail", "reqs", "vus", "noise"]))
