@@ -1,0 +1,96 @@
+# mss.platform — one entry point for people, CI and AWX maintainers.
+#   make up      bring up the local platform on this machine (containers as hosts, inventory "local")
+#   make test    every test: lint, sanity, units, integration, every Molecule scenario
+#   make down    remove the local platform
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+TOP        := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV       ?= $(TOP)/.venv
+BIN        := $(VENV)/bin
+COLLECTION := $(TOP)/collections/ansible_collections/mss/platform
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(TOP)/ansible.cfg
+export PYTHONPATH := $(TOP)/collections
+export ANSIBLE_FORCE_COLOR := false
+export PY_COLORS := 0
+
+# Molecule scenarios run by `make test` (each converges real software in containers).
+MOLECULE_SCENARIOS ?= docker_host
+# Stages of `make test`, in order; each is also a target of its own.
+TEST_STAGES ?= lint sanity units integration molecule
+
+.PHONY: help venv images engine up down test lint sanity units integration molecule bench k8s-sim k8s-sim-down clean
+
+help:
+	@sed -n '2,5p' $(TOP)/Makefile | sed 's/^# *//'
+	echo "other targets: venv images lint sanity units integration molecule bench k8s-sim k8s-sim-down clean"
+
+# --- toolchain -------------------------------------------------------------------------------------
+$(VENV)/.installed: $(TOP)/requirements-dev.txt $(TOP)/requirements-dev-py311.txt
+	py=$$($(TOP)/tests/harness/find-python.sh)
+	echo "venv: $$py"
+	rm -rf $(VENV)
+	"$$py" -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	if $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then req=requirements-dev.txt; else req=requirements-dev-py311.txt; fi
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r $(TOP)/$$req
+	touch $@
+
+venv: $(VENV)/.installed
+
+engine:
+	$(TOP)/tests/harness/docker-engine.sh
+
+images: engine
+	$(TOP)/tests/harness/build-images.sh
+
+# --- the local platform ----------------------------------------------------------------------------
+up: venv images
+	$(TOP)/tests/harness/local-platform.sh up
+
+down: venv
+	$(TOP)/tests/harness/local-platform.sh down
+
+# --- tests -----------------------------------------------------------------------------------------
+test: venv images
+	$(TOP)/tests/harness/run-stages.sh $(TEST_STAGES)
+
+lint: venv
+	cd $(TOP)
+	yamllint -s .
+	ruff check .
+	ansible-lint --offline --profile production
+
+sanity: venv
+	$(TOP)/tests/harness/ansible-test-offline.sh sanity
+
+units: venv
+	$(TOP)/tests/harness/ansible-test-offline.sh units
+
+integration: venv
+	cd $(TOP)
+	$(TOP)/tests/harness/host-services.sh
+	python -m pytest -q -p no:cacheprovider tests/integration tests/performance
+
+molecule: venv images
+	cd $(TOP)
+	for s in $(MOLECULE_SCENARIOS); do
+	  echo "=== molecule test -s $$s"
+	  molecule test -s $$s
+	done
+
+bench: venv images
+	cd $(TOP)
+	$(TOP)/tests/harness/run-bench.sh
+
+k8s-sim: venv
+	$(TOP)/tests/k8s-sim/up.sh
+
+k8s-sim-down:
+	$(TOP)/tests/k8s-sim/down.sh
+
+clean: down
+	rm -rf $(COLLECTION)/tests/output .pytest_cache

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `make up` / `make down`: the local platform on this one machine (containers as hosts, inventory "local").
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+inventory=inventories/local/hosts.yml
+
+case "${1:-}" in
+  up)
+    "$top/tests/harness/docker-engine.sh"
+    ansible-playbook -i "$inventory" playbooks/local_hosts.yml
+    ansible-playbook -i "$inventory" playbooks/site.yml
+    echo
+    echo "=== the local platform"
+    docker ps --filter label=owner=mss-local --format 'table {{.Names}}\t{{.Status}}\t{{.Image}}'
+    ansible-playbook -i "$inventory" playbooks/status.yml | grep -E '"msg"|msg:' | sed 's/^ *//' || true
+    echo
+    echo "Reach a host:   docker exec -it <name> bash"
+    echo "Re-run a play:  .venv/bin/ansible-playbook -i $inventory playbooks/<capability>.yml"
+    echo "Remove it all:  make down"
+    ;;
+  down)
+    ids=$(docker ps -aq --filter label=owner=mss-local 2>/dev/null || true)
+    if [ -n "$ids" ]; then
+      # shellcheck disable=SC2086
+      docker rm -f -v $ids >/dev/null
+    fi
+    docker network rm mss-local >/dev/null 2>&1 || true
+    echo "local platform removed"
+    ;;
+  *)
+    echo "usage: $0 up|down" >&2
+    exit 2
+    ;;
+esac
