@@ -7,6 +7,7 @@ kube-apiserver live in test_canary_cluster.py.
 from __future__ import annotations
 
 import json
+import sys
 
 from conftest import (
     HEADER_ROUTE,
@@ -166,5 +167,47 @@ def test_k6_gate_breach_rolls_back(tmp_path, fake_kube, fake_prom):
         {"name": "k6-latency", "path": str(summary), "thresholds": {"http_req_duration": ["p(95)<500"]}}])
     out = run_playbook(tmp_path, data)
     assert out.returncode != 0, out.stdout
+    assert weights_written(fake_kube) == [[90, 10], [100, 0]]
+    assert "gate k6-latency (k6) failed at step 10 %" in out.stdout
+
+
+FAKE_K6 = """
+import json, pathlib, sys
+state = pathlib.Path(sys.argv[2])
+run = int(state.read_text()) + 1 if state.exists() else 1
+state.write_text(str(run))
+p95 = float(sys.argv[3].split(",")[run - 1])
+pathlib.Path(sys.argv[1]).write_text(json.dumps({"metrics": {
+    "http_req_duration": {"avg": p95 / 2, "min": 1.0, "med": p95 / 2, "max": p95 * 2, "p(90)": p95, "p(95)": p95},
+    "http_reqs": {"count": 100, "rate": 10.0}}}))
+sys.exit(99 if p95 >= 500 else 0)
+"""
+
+
+def k6_gate_with_command(tmp_path, p95s, write=True):
+    script = tmp_path / "fake_k6.py"
+    script.write_text(FAKE_K6 if write else "import sys; sys.exit(0)\n")
+    summary = tmp_path / "k6-step-summary.json"
+    return summary, [{"name": "k6-latency", "path": str(summary), "thresholds": {"http_req_duration": ["p(95)<500"]},
+                      "command": [sys.executable, str(script), str(summary), str(tmp_path / "k6-runs"),
+                                  ",".join(str(v) for v in p95s)]}]
+
+
+def test_k6_command_runs_at_each_step(tmp_path, fake_kube, fake_prom):
+    fake_prom.answers = {SUCCESS: "99.9", LATENCY: "120"}
+    _summary, k6 = k6_gate_with_command(tmp_path, [100, 200, 900])   # k6 says the 100 % step is too slow
+    out = run_playbook(tmp_path, setup(tmp_path, fake_kube, fake_prom, canary_k6_gates=k6))
+    assert out.returncode != 0
+    assert (tmp_path / "k6-runs").read_text() == "3"
+    assert weights_written(fake_kube) == [[90, 10], [50, 50], [0, 100], [100, 0]]
+    assert "gate k6-latency (k6) failed at step 100 %" in out.stdout
+
+
+def test_k6_command_that_writes_nothing_fails_closed(tmp_path, fake_kube, fake_prom):
+    fake_prom.answers = {SUCCESS: "99.9", LATENCY: "120"}
+    summary, k6 = k6_gate_with_command(tmp_path, [], write=False)
+    summary.write_text('{"metrics": {"http_req_duration": {"p(95)": 1.0}}}')   # stale, passing results
+    out = run_playbook(tmp_path, setup(tmp_path, fake_kube, fake_prom, canary_k6_gates=k6))
+    assert out.returncode != 0
     assert weights_written(fake_kube) == [[90, 10], [100, 0]]
     assert "gate k6-latency (k6) failed at step 10 %" in out.stdout
