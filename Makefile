@@ -6,6 +6,7 @@ SHELL := /bin/bash
 .ONESHELL:
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
 
 TOP        := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 VENV       ?= $(TOP)/.venv
@@ -30,10 +31,11 @@ help:
 
 # --- toolchain -------------------------------------------------------------------------------------
 $(VENV)/.installed: $(TOP)/requirements-dev.txt $(TOP)/requirements-dev-py311.txt
-	py=$$($(TOP)/tests/harness/find-python.sh)
-	echo "venv: $$py"
-	rm -rf $(VENV)
-	"$$py" -m venv $(VENV)
+	if [ ! -x $(BIN)/python ]; then
+	  py=$$($(TOP)/tests/harness/find-python.sh)
+	  echo "venv: creating $(VENV) with $$py"
+	  "$$py" -m venv $(VENV)
+	fi
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	if $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then req=requirements-dev.txt; else req=requirements-dev-py311.txt; fi
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r $(TOP)/$$req

@@ -2,6 +2,7 @@
 # Print the newest usable CPython for the control-node venv: 3.13, then 3.12 (ansible-core 2.20+),
 # else python3 (3.11: the venv then gets the ansible-core 2.19 pins). pyenv shims that cannot run are skipped.
 set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
 candidates=()
 for v in 3.13 3.12; do
   candidates+=("python$v")
@@ -13,7 +14,9 @@ for v in 3.13 3.12; do
 done
 candidates+=(python3)
 for c in "${candidates[@]}"; do
-  if out=$("$c" -c 'import sys, venv, ensurepip; print(sys.executable)' 2>/dev/null); then
+  # A venv's python (ours included, when it is on PATH) reports the interpreter it was made from.
+  if out=$("$c" -c 'import sys, venv, ensurepip; print(getattr(sys, "_base_executable", sys.executable))' 2>/dev/null); then
+    case "$out" in "$top"/*) continue ;; esac
     echo "$out"
     exit 0
   fi
