@@ -73,6 +73,7 @@ def run_playbook(tmp_path: Path, extra_vars: dict, *args: str, timeout: int = 60
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
         "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote"),
+        "TMPDIR": str(tmp_path),   # kubernetes.core's discovery cache files (k8srcp-*.json) land here
         "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
     })
     for key in [k for k in env if k.startswith("K8S_AUTH_")]:

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -119,7 +120,7 @@ def run_module(tmp_path, **args):
     full = {k: v for k, v in full.items() if v is not None}   # None = option not given
     args_file = tmp_path / f"args-{uuid.uuid4().hex[:6]}.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": full}))
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "collections"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "collections"), TMPDIR=str(tmp_path))
     for key in [k for k in env if k.startswith("K8S_AUTH_")]:
         del env[key]
     out = subprocess.run([sys.executable, "-m", "ansible_collections.mss.platform.plugins.modules.canary_weight",
@@ -187,6 +188,7 @@ def test_module_errors_write_nothing(k8s, namespace, tmp_path):
 def test_module_retries_a_real_conflict(k8s, namespace, tmp_path, monkeypatch):
     """A real 409: the object is modified between the module's read and its replace."""
     create_vs(k8s, namespace)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))   # kubernetes.core's discovery cache goes there
     k8s_client = get_api_client(kubeconfig=str(KUBECONFIG))
     vs_client = canary.VirtualServiceClient(k8s_client, "networking.istio.io/v1")
     original_read = vs_client.read
