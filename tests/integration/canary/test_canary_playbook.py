@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
+
 from conftest import (
     HEADER_ROUTE,
     base_vars,
@@ -211,3 +213,31 @@ def test_k6_command_that_writes_nothing_fails_closed(tmp_path, fake_kube, fake_p
     assert out.returncode != 0
     assert weights_written(fake_kube) == [[90, 10], [100, 0]]
     assert "gate k6-latency (k6) failed at step 10 %" in out.stdout
+
+
+PREFLIGHT = {
+    "step-above-100": ({"canary_steps": [50, 150]}, "strictly increasing integers from 1 to 100"),
+    "step-zero": ({"canary_steps": [0, 50]}, "strictly increasing integers from 1 to 100"),
+    "repeated-step": ({"canary_steps": [10, 10, 100]}, "strictly increasing integers from 1 to 100"),
+    "string-step": ({"canary_steps": ["10", 100]}, "strictly increasing integers from 1 to 100"),
+    "route-and-index": ({"canary_route_index": 1}, "at most one of canary_route / canary_route_index"),
+    "same-destinations": ({"canary_canary_destination": {"host": "mss-frontend", "subset": "v1"}},
+                          "two different destinations"),
+    "bad-op": ({"canary_prometheus_gates": [{"name": "x", "query": "q", "op": "=>", "threshold": 1}]},
+               "value of op must be one of"),   # the role's argument_specs catch it first
+    "duplicate-gate-names": ({"canary_prometheus_gates": [{"name": "x", "query": "q", "op": "<", "threshold": 1},
+                                                          {"name": "x", "query": "r", "op": "<", "threshold": 1}]},
+                             "Gate names must be unique"),
+    "k6-without-thresholds": ({"canary_k6_gates": [{"name": "k", "path": "/nonexistent", "thresholds": {}}]},
+                              "k6 gate k needs name, path"),
+}
+
+
+@pytest.mark.parametrize("extra,message", PREFLIGHT.values(), ids=PREFLIGHT.keys())
+def test_preflight_refuses_bad_settings(tmp_path, fake_kube, fake_prom, extra, message):
+    data = setup(tmp_path, fake_kube, fake_prom)
+    data.update(extra)
+    out = run_playbook(tmp_path, data)
+    assert out.returncode != 0
+    assert message in out.stdout, out.stdout[-3000:]
+    assert fake_kube.requests == [] and fake_prom.queries == []
