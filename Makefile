@@ -23,7 +23,7 @@ MOLECULE_SCENARIOS ?= docker_host
 # Stages of `make test`, in order; each is also a target of its own.
 TEST_STAGES ?= lint sanity units integration molecule
 
-.PHONY: help venv images engine up down test lint sanity units integration molecule bench k8s-sim k8s-sim-down clean
+.PHONY: help venv images engine up down test lint sanity units integration molecule bench k8s-sim k8s-sim-down security-scan clean
 
 help:
 	@sed -n '2,5p' $(TOP)/Makefile | sed 's/^# *//'
@@ -93,6 +93,15 @@ k8s-sim: venv
 
 k8s-sim-down:
 	$(TOP)/tests/k8s-sim/down.sh
+
+# Daily scan (.github/workflows/security.yml): Python dependency audit (needs PyPI's vulnerability API,
+# which the offline test machines do not reach) and an IaC scan of the repository (checkov, offline).
+security-scan:
+	cd $(TOP)
+	[ -x .venv-security/bin/python ] || "$$(tests/harness/find-python.sh)" -m venv .venv-security
+	.venv-security/bin/pip install -q --disable-pip-version-check -r requirements-security.txt
+	.venv-security/bin/checkov --config-file .checkov.yml -d .
+	.venv-security/bin/pip-audit --strict -r requirements-dev.txt
 
 clean: down
 	rm -rf $(COLLECTION)/tests/output .pytest_cache
