@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import time
 
 try:
     from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
@@ -101,7 +102,8 @@ def select_route(spec, name=None, index=None):
         return found[0], routes[found[0]]
     if index is not None:
         if index < 0 or index >= len(routes):
-            raise RouteNotFound("route_index %d is out of range: the VirtualService has %d http routes" % (index, len(routes)))
+            raise RouteNotFound("route_index %d is out of range: the VirtualService has %d http routes"
+                                % (index, len(routes)))
         return index, routes[index]
     if len(routes) > 1:
         labels = [_route_label(r, i) for i, r in enumerate(routes) if isinstance(r, dict)]
@@ -202,30 +204,32 @@ class VirtualServiceClient:
         if self._resource is None:
             try:
                 self._resource = self.client.resource(self.KIND, self.api_version)
-            except Exception as e:  # noqa: BLE001 - any lookup failure is a clear domain error
+            except Exception as e:  # any lookup failure is a clear domain error
                 raise KubernetesApiError("the API server does not serve %s %s (is Istio's CRD installed?): %s"
-                                         % (self.api_version, self.KIND, e))
+                                         % (self.api_version, self.KIND, e)) from e
         return self._resource
 
     def read(self, namespace, name):
         try:
             found = self.client.get(self.resource, name=name, namespace=namespace)
-        except Exception as e:  # noqa: BLE001 - API and transport errors all end up in one fail_json
+        except Exception as e:  # API and transport errors all end up in one fail_json
             if NotFoundError is not None and isinstance(e, NotFoundError):
                 raise VirtualServiceNotFound("VirtualService %s/%s (%s) does not exist"
-                                             % (namespace, name, self.api_version))
-            raise KubernetesApiError("reading VirtualService %s/%s failed: %s" % (namespace, name, _reason(e)))
+                                             % (namespace, name, self.api_version)) from e
+            raise KubernetesApiError("reading VirtualService %s/%s failed: %s" % (namespace, name, _reason(e))) from e
         return found.to_dict() if hasattr(found, "to_dict") else dict(found)
 
     def replace(self, namespace, name, body):
         try:
             done = self.client.replace(self.resource, body, name=name, namespace=namespace)
-        except Exception as e:  # noqa: BLE001 - API and transport errors all end up in one fail_json
+        except Exception as e:  # API and transport errors all end up in one fail_json
             if ConflictError is not None and isinstance(e, ConflictError):
-                raise ResourceConflict(_reason(e))
+                raise ResourceConflict(_reason(e)) from e
             if NotFoundError is not None and isinstance(e, NotFoundError):
-                raise VirtualServiceNotFound("VirtualService %s/%s was deleted while being updated" % (namespace, name))
-            raise KubernetesApiError("replacing VirtualService %s/%s failed: %s" % (namespace, name, _reason(e)))
+                raise VirtualServiceNotFound("VirtualService %s/%s was deleted while being updated"
+                                             % (namespace, name)) from e
+            raise KubernetesApiError("replacing VirtualService %s/%s failed: %s"
+                                     % (namespace, name, _reason(e))) from e
         return done.to_dict() if hasattr(done, "to_dict") else dict(done)
 
 
@@ -236,12 +240,17 @@ def _reason(e):
     return str(e)
 
 
+def conflict_backoff(conflicts):
+    """Seconds to wait before re-reading after the n-th 409: 10 ms doubling, capped at 1 s."""
+    return min(0.01 * (2 ** (conflicts - 1)), 1.0)
+
+
 def set_weights(vs_client, namespace, name, stable, canary, weight, route_name=None, route_index=None,
-                check_mode=False, max_conflict_retries=5):
+                check_mode=False, max_conflict_retries=5, sleep=time.sleep):
     """Read, plan and (unless check_mode or nothing to do) replace with the read resourceVersion.
 
-    On a 409 conflict the object is read again and the plan re-applied, at most max_conflict_retries times.
-    Returns the plan plus attempts, conflicts and resource_version.
+    On a 409 conflict the object is read again (after a short backoff) and the plan re-applied, at most
+    max_conflict_retries times. Returns the plan plus conflicts and resource_version.
     """
     conflicts = 0
     while True:
@@ -259,7 +268,8 @@ def set_weights(vs_client, namespace, name, stable, canary, weight, route_name=N
             if conflicts > max_conflict_retries:
                 raise ConflictRetriesExhausted(
                     "VirtualService %s/%s kept changing under us: %d conflicts (409) in a row, last: %s"
-                    % (namespace, name, conflicts, e))
+                    % (namespace, name, conflicts, e)) from e
+            sleep(conflict_backoff(conflicts))
             continue
         plan["conflicts"] = conflicts
         plan["resource_version"] = (done.get("metadata") or {}).get("resourceVersion")

@@ -93,12 +93,12 @@ def fetch(base_url, query, time=None, timeout=10, headers=None, validate_certs=T
             except (ValueError, AttributeError, OSError, HTTPException):
                 detail = ''
         if code is not None:
-            raise PrometheusHTTPError('Prometheus answered HTTP %s for %s%s' % (code, url, detail))
-        raise PrometheusHTTPError('cannot reach Prometheus at %s: %s' % (url, e))
+            raise PrometheusHTTPError('Prometheus answered HTTP %s for %s%s' % (code, url, detail)) from e
+        raise PrometheusHTTPError('cannot reach Prometheus at %s: %s' % (url, e)) from e
     try:
         body = json.loads(to_text(raw))
-    except ValueError:
-        raise PrometheusQueryError('Prometheus at %s did not answer JSON: %r' % (url, to_text(raw)[:200]))
+    except ValueError as e:
+        raise PrometheusQueryError('Prometheus at %s did not answer JSON: %r' % (url, to_text(raw)[:200])) from e
     if not isinstance(body, dict) or body.get('status') != 'success':
         err = body.get('error') if isinstance(body, dict) else None
         raise PrometheusQueryError('query failed (status %r): %s' % (
@@ -112,8 +112,8 @@ def fetch(base_url, query, time=None, timeout=10, headers=None, validate_certs=T
 def _number(text, where):
     try:
         value = float(text)
-    except (TypeError, ValueError):
-        raise NotANumber('%s is not a number: %r' % (where, text))
+    except (TypeError, ValueError) as e:
+        raise NotANumber('%s is not a number: %r' % (where, text)) from e
     if math.isnan(value):
         raise NotANumber('%s is NaN (e.g. a ratio of zero requests): failing closed' % where)
     if math.isinf(value):

@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, MSS Platform engineering
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP001, UP009, UP010, UP031, C408, EXE001
+# ruff: noqa: UP001, UP009, UP010, UP031, E402
 # (ansible-test sanity wants the Python 2 era module header, %-formatting and dict() argument specs)
 
 from __future__ import absolute_import, division, print_function
@@ -19,7 +19,8 @@ description:
     gets O(weight) percent and the stable destination gets the rest (stable + canary = 100). Istio no longer
     requires weights to add up to 100, this module keeps them so on purpose.
   - Only those two C(weight) fields change. The route's C(match) blocks, the other routes (for example a
-    header-based route sending requests with the header C(canary=true) to the canary) and everything else stay untouched.
+    header-based route sending requests with the header C(canary=true) to the canary) and everything else stay
+    untouched.
   - The object is written with a replace that carries the C(resourceVersion) it was read with. When the API
     server answers 409 Conflict, the object is read again and the weights re-applied, at most
     O(conflict_retries) times.
@@ -82,7 +83,9 @@ options:
         description: Destination port number, to tell apart two entries of the same host.
         type: int
   weight:
-    description: Percentage of the route's traffic for the canary, an integer from 0 to 100. The stable destination gets 100 - O(weight).
+    description:
+      - Percentage of the route's traffic for the canary, an integer from 0 to 100.
+      - The stable destination gets 100 - O(weight).
     type: int
     required: true
   conflict_retries:
@@ -95,7 +98,8 @@ requirements:
   - kubernetes >= 24.2.0
   - PyYAML >= 3.11
 notes:
-  - Supports check mode (nothing is sent to the API server beyond reads) and diff mode (the selected route before and after).
+  - Supports check mode (nothing is sent to the API server beyond reads) and diff mode (the selected route
+    before and after).
 '''
 
 EXAMPLES = r'''

@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, MSS Platform engineering
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP001, UP009, UP010, UP031, C408, EXE001
+# ruff: noqa: UP001, UP009, UP010, UP031, E402
 # (ansible-test sanity wants the Python 2 era module header, %-formatting and dict() argument specs)
 
 from __future__ import absolute_import, division, print_function
@@ -33,7 +33,8 @@ options:
     description:
       - PromQL expression evaluated as an instant query. Prefer a query that returns one series or a scalar,
         such as Flagger's request-success-rate C(sum(rate(istio_requests_total{reporter="destination",
-        destination_workload="mss-frontend-v2",response_code!~"5.*"}[1m])) / sum(rate(istio_requests_total{reporter="destination",
+        destination_workload="mss-frontend-v2",response_code!~"5.*"}[1m])) /
+        sum(rate(istio_requests_total{reporter="destination",
         destination_workload="mss-frontend-v2"}[1m])) * 100).
     type: str
     required: true

@@ -86,8 +86,17 @@ class Flaky:
 
 def test_set_weights_retries_then_succeeds():
     client = Flaky(3)
-    plan = canary.set_weights(client, "ns", "web", STABLE, CANARY, 40, route_name="main", max_conflict_retries=3)
+    waits = []
+    plan = canary.set_weights(client, "ns", "web", STABLE, CANARY, 40, route_name="main", max_conflict_retries=3,
+                              sleep=waits.append)
     assert plan["conflicts"] == 3 and client.writes == 4 and plan["resource_version"] == "8"
+    assert len(waits) == 3 and waits[0] < waits[1] < waits[2]
+
+
+def test_conflict_backoff_is_bounded():
+    assert canary.conflict_backoff(1) == 0.01
+    assert canary.conflict_backoff(2) == 0.02
+    assert canary.conflict_backoff(30) == 1.0
 
 
 def test_set_weights_zero_retries():

@@ -258,14 +258,17 @@ def _dup(base, **changes):
 
 ERROR_CASES = {
     "vs-missing": (None, {}, "does not exist"),
-    "unknown-route": (virtual_service(), {"route": "nope"}, "no http route named 'nope'; named routes: canary-header, primary"),
-    "no-route-given-several": (virtual_service(), {"route": None}, "has 2 http routes and neither route nor route_index"),
+    "unknown-route": (virtual_service(), {"route": "nope"},
+                      "no http route named 'nope'; named routes: canary-header, primary"),
+    "no-route-given-several": (virtual_service(), {"route": None},
+                               "has 2 http routes and neither route nor route_index"),
     "index-out-of-range": (virtual_service(), {"route": None, "route_index": 5}, "route_index 5 is out of range"),
     "duplicate-route-names": (virtual_service([PRIMARY_ROUTE, PRIMARY_ROUTE]), {}, "2 http routes are named 'primary'"),
     "no-http-routes": (virtual_service([]), {}, "has no http routes"),
     "unknown-stable": (virtual_service(), {"stable": {"host": "mss-frontend", "subset": "v0"}},
                        "stable destination mss-frontend/v0 is not in the route"),
-    "unknown-canary": (virtual_service(), {"canary": {"host": "other"}}, "canary destination other is not in the route"),
+    "unknown-canary": (virtual_service(), {"canary": {"host": "other"}},
+                       "canary destination other is not in the route"),
     "ambiguous-destination": (virtual_service(), {"stable": {"host": "mss-frontend"}},
                               "stable destination mss-frontend matches 2 entries"),
     "same-entry": (virtual_service([_dup(PRIMARY_ROUTE, route=[
@@ -275,7 +278,8 @@ ERROR_CASES = {
     "third-destination": (virtual_service([_dup(PRIMARY_ROUTE, route=PRIMARY_ROUTE["route"] + [
         {"destination": {"host": "mss-frontend", "subset": "v3"}, "weight": 0}])]), {},
         "destinations besides stable and canary (mss-frontend/v3)"),
-    "redirect-route": (virtual_service([{"name": "primary", "redirect": {"uri": "/x"}}]), {}, "has no route destinations"),
+    "redirect-route": (virtual_service([{"name": "primary", "redirect": {"uri": "/x"}}]), {},
+                       "has no route destinations"),
     "weight-too-big": (virtual_service(), {"weight": 101}, "integer from 0 to 100, got 101"),
     "weight-negative": (virtual_service(), {"weight": -1}, "integer from 0 to 100, got -1"),
     "negative-retries": (virtual_service(), {"conflict_retries": -1}, "conflict_retries must be 0 or more"),

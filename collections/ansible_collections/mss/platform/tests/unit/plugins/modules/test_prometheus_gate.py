@@ -168,7 +168,8 @@ FAIL_CLOSED = {
     "plus-inf": ((200, vector("+Inf")), {"op": "<", "threshold": 500}, "is infinite"),
     "minus-inf": ((200, vector("-Inf")), {"op": "<", "threshold": 500}, "is infinite"),
     "nan-hidden-by-aggregation": ((200, vector("100", "NaN")), {"aggregate": "min"}, "is NaN"),
-    "scalar-nan": ((200, {"status": "success", "data": {"resultType": "scalar", "result": [1.0, "NaN"]}}), {}, "is NaN"),
+    "scalar-nan": ((200, {"status": "success", "data": {"resultType": "scalar", "result": [1.0, "NaN"]}}), {},
+                   "is NaN"),
     "several-series": ((200, vector("100", "100")), {}, "returned 2 series"),
     "matrix": ((200, {"status": "success", "data": {"resultType": "matrix", "result": [
         {"metric": {}, "values": [[1.0, "1"], [2.0, "1"]]}]}}), {}, "result type 'matrix'"),
