@@ -425,7 +425,7 @@ class NdjsonReader:
                                            % DDSKETCH_IMPORT_ERROR)
         if not 0.0 < relative_accuracy < 1.0:
             raise K6GateError('relative_accuracy must be between 0 and 1 (exclusive), got %r'
-                                % relative_accuracy)
+                              % relative_accuracy)
         self.path = path
         self.relative_accuracy = relative_accuracy
         self.fast = fast

@@ -30,7 +30,7 @@ description:
     is a failed threshold.
   - Covers the formats of k6 v0.30.0 to v1.x.
   - The module only reads results, so it runs normally in check mode; report files are written only outside
-    check mode (RV(changed) then says whether they would change).
+    check mode (C(changed) then says whether they would change).
 author:
   - MSS Platform engineering (@mss-platform)
 requirements:

@@ -241,8 +241,8 @@ def _point(metric, ts, value, tags, metadata=None, order="new"):
 @st.composite
 def ndjson_files(draw):
     n = draw(st.integers(1, 80))
-    lines = [json.dumps({"type": "Metric", "data": {"name": m, "type": t, "contains": "default",
-                                                     "thresholds": [], "submetrics": None}, "metric": m},
+    lines = [json.dumps({"type": "Metric", "metric": m,
+                         "data": {"name": m, "type": t, "contains": "default", "thresholds": [], "submetrics": None}},
                         separators=(",", ":"))
              for m, t in (("lat", "trend"), ("fail", "rate"), ("reqs", "counter"), ("vus", "gauge"),
                           ("noise", "trend"))]
@@ -339,8 +339,11 @@ def test_percentile_error_bound(values, pct, alpha):
     assert abs(mdata.quantile(pct / 100.0) - exact) <= alpha * exact * (1 + 1e-9)
 
 
-@given(ts=st.datetimes(min_value=datetime.datetime(1971, 1, 1), max_value=datetime.datetime(2200, 1, 1),
-                      timezones=st.timezones(), allow_imaginary=False), nanos=st.integers(0, 999999999))
+_DATETIMES = st.datetimes(min_value=datetime.datetime(1971, 1, 1), max_value=datetime.datetime(2200, 1, 1),
+                          timezones=st.timezones(), allow_imaginary=False)
+
+
+@given(ts=_DATETIMES, nanos=st.integers(0, 999999999))
 def test_time_parser_matches_datetime(ts, nanos):
     base = ts.replace(microsecond=0)
     off = base.utcoffset() or datetime.timedelta(0)
