@@ -7,6 +7,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 MAKEFLAGS += --no-print-directory
+.SILENT:
 
 TOP        := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 VENV       ?= $(TOP)/.venv
@@ -62,9 +63,11 @@ test: venv images
 
 lint: venv
 	cd $(TOP)
-	yamllint -s .
-	ruff check .
-	ansible-lint --offline --profile production
+	rc=0
+	echo "--- yamllint"; yamllint -s . || rc=1
+	echo "--- ruff"; ruff check . || rc=1
+	echo "--- ansible-lint"; ansible-lint --offline --profile production || rc=1
+	exit $$rc
 
 sanity: venv
 	$(TOP)/tests/harness/ansible-test-offline.sh sanity

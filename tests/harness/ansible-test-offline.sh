@@ -16,6 +16,21 @@ cache=~/.ansible/test/cache
 mkdir -p "$cache"
 cp "$here/get_pip_offline.py" "$cache/get_pip_${pip_version//./_}.py"
 
+# ansible-test only sees collections in the same tree as ours: link our dependencies (galaxy.yml) in from the
+# venv's ansible bundle, the same versions the playbooks use. The links are gitignored.
+site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/ansible_collections
+for dep in $("$venv/bin/python" -c '
+import yaml, sys
+print(" ".join(yaml.safe_load(open(sys.argv[1])).get("dependencies") or {}))
+' "$top/collections/ansible_collections/mss/platform/galaxy.yml"); do
+  ns=${dep%%.*}; name=${dep#*.}
+  link="$top/collections/ansible_collections/$ns/$name"
+  if [ ! -e "$link" ]; then
+    mkdir -p "$(dirname "$link")"
+    ln -sfn "$site/$ns/$name" "$link"
+  fi
+done
+
 cd "$top/collections/ansible_collections/mss/platform"
 export PATH="$venv/bin:$PATH"
 command=$1; shift
