@@ -75,7 +75,11 @@ def k8s():
     except ApiException as e:
         if e.status != 404:
             raise
-        ext.create_custom_resource_definition(CRD)
+        try:
+            ext.create_custom_resource_definition(CRD)
+        except ApiException as race:   # another pytest-xdist worker created it first
+            if race.status != 409:
+                raise
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         crd = ext.read_custom_resource_definition(CRD_NAME)
