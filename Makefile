@@ -75,10 +75,19 @@ sanity: venv
 units: venv
 	$(TOP)/tests/harness/ansible-test-offline.sh units
 
+# Real servers on loopback (redis-server, node) and the simulated Kubernetes cluster; the cluster is stopped
+# afterwards unless K8S_SIM_KEEP=1 (or it was already running).
 integration: venv
 	cd $(TOP)
 	$(TOP)/tests/harness/host-services.sh
-	python -m pytest -q -p no:cacheprovider tests/integration tests/performance
+	was_up=0
+	if [ -s .cache/k8s-sim/kubeconfig ] && kubectl --kubeconfig .cache/k8s-sim/kubeconfig get --raw=/readyz >/dev/null 2>&1; then was_up=1; fi
+	$(TOP)/tests/k8s-sim/up.sh
+	export MSS_NO_SKIP=1
+	rc=0
+	python -m pytest -q -p no:cacheprovider tests/integration tests/performance || rc=$$?
+	if [ "$$was_up" = 0 ] && [ "$${K8S_SIM_KEEP:-0}" != 1 ]; then $(TOP)/tests/k8s-sim/down.sh || true; fi
+	exit $$rc
 
 molecule: venv images
 	cd $(TOP)
