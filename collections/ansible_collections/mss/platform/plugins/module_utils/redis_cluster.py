@@ -287,7 +287,7 @@ def compress_ranges(slots):
             out[-1][1] = s
         else:
             out.append([s, s])
-    return [(a, b) for a, b in out]
+    return [tuple(pair) for pair in out]
 
 
 class ClusterState(object):
@@ -438,10 +438,9 @@ def build_plan(specs, state, placement, remove_undeclared=True, rebalance=True, 
         moves = plan_slot_moves(owned, targets)
         name_of = dict((v, k) for k, v in id_of.items())
         for src, dst, slots in moves:
-            actions.append({'action': 'move_slots', 'src': src, 'dst': dst, 'slots': slots,
-                            'msg': 'move %d slots from %s to %s' % (len(slots),
-                                                                   name_of.get(src, state.nodes[src].address),
-                                                                   name_of.get(dst, dst))})
+            src_name = name_of.get(src, state.nodes[src].address)
+            msg = 'move %d slots from %s to %s' % (len(slots), src_name, name_of.get(dst, dst))
+            actions.append({'action': 'move_slots', 'src': src, 'dst': dst, 'slots': slots, 'msg': msg})
 
     for spec in specs:
         if spec.role != 'replica':
@@ -481,7 +480,7 @@ class RedisClusterManager(object):
         self.migrate_batch = migrate_batch
         self.username = username
         self.password = password
-        self.resolve = resolver or (lambda host: socket.gethostbyname(host))
+        self.resolve = resolver or socket.gethostbyname
         self.sleep = sleep
         self.clock = clock
         self.clients = {}
