@@ -18,6 +18,8 @@ description:
   - A runbook reports what it measured with M(ansible.builtin.set_stats) (not per host), using the keys
     C(runbook_rto_s) and C(runbook_rpo_s) (achieved, seconds) and C(runbook_rto_target_s) and C(runbook_rpo_target_s)
     (objectives, seconds). An objective with no measured value is reported as C(not measured), never as met.
+  - Nothing is printed when the stdout callback writes JSON (its output stays machine-readable); the report file
+    is still written.
 requirements:
   - Enable it in C(callbacks_enabled) (ansible.cfg or E(ANSIBLE_CALLBACKS_ENABLED)).
 options:
@@ -44,6 +46,7 @@ import json
 import os
 import time
 
+from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
 
 OBJECTIVES = (
@@ -165,12 +168,15 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         report = self.build_report(getattr(stats, "custom", {}).get("_run", {}))
-        self._display.display(self.render_text(report))
+        quiet = str(C.DEFAULT_STDOUT_CALLBACK or "").endswith("json")
+        if not quiet:
+            self._display.display(self.render_text(report))
         path = self.get_option("report_path")
         if path:
             with open(path, "w") as handle:
                 json.dump(report, handle, indent=2, sort_keys=True)
-            self._display.display("runbook report written to %s" % path)
+            if not quiet:
+                self._display.display("runbook report written to %s" % path)
 
     # --- report -------------------------------------------------------------------------------------------
     def build_report(self, custom):

@@ -166,3 +166,11 @@ def test_timeline_can_be_hidden(callback):
 
 def test_module_constants():
     assert runbook_timeline.CallbackModule.CALLBACK_NEEDS_ENABLED is True
+
+
+def test_silent_under_a_json_stdout_callback(callback, monkeypatch):
+    monkeypatch.setattr(runbook_timeline.C, "DEFAULT_STDOUT_CALLBACK", "ansible.builtin.json")
+    run_drill(callback, {"runbook_rto_s": 1, "runbook_rto_target_s": 2})
+    assert callback.display_fake.lines == []
+    with open(callback.options["report_path"]) as handle:
+        assert json.load(handle)["objectives"][0]["verdict"] == "met"
