@@ -171,3 +171,14 @@ def test_check_mode_on_a_new_namespace_creates_nothing(run_playbook, api_client)
     with pytest.raises(ApiException) as err:
         client.CoreV1Api(api_client).read_namespace(namespace)
     assert err.value.status == 404
+
+
+def test_disabling_hpa_and_network_policies_removes_them(applied, run_playbook, api_client):
+    """Runs last in this module: it changes the namespace the other tests read."""
+    namespace, _, _, role_vars, _ = applied
+    run = run_playbook({**role_vars, "app_hpa_enabled": False, "app_network_policies_enabled": False}, "disable")
+    assert run.rc == 0, run.output[-4000:]
+    assert client.AutoscalingV2Api(api_client).list_namespaced_horizontal_pod_autoscaler(namespace).items == []
+    assert client.NetworkingV1Api(api_client).list_namespaced_network_policy(namespace).items == []
+    deployment = client.AppsV1Api(api_client).read_namespaced_deployment("mss-api", namespace)
+    assert deployment.spec.replicas == 3, "the replica count is kept when the HPA goes away"
