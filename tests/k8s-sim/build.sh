@@ -2,7 +2,9 @@
 # Build (once, cached) the pinned binaries of the simulated Kubernetes test cluster from the Go module proxy:
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes), etcd, kwok + kwokctl,
 # helm; and extract the pinned Istio Helm charts from the istio.io/istio module zip.
-# Outputs go to $K8S_SIM_CACHE (default <repo>/.cache/k8s-sim): bin/ and charts/.
+# Outputs go to a store shared by every checkout on this machine ($K8S_SIM_STORE, default
+# ~/.cache/mss-k8s-sim: a fresh clone, CI's included, reuses the binaries instead of relinking them), and
+# $K8S_SIM_CACHE/bin and charts/ (default <repo>/.cache/k8s-sim) are links to it.
 # A piece is rebuilt only when its stamp (pinned version + build recipe) changes. Idempotent.
 set -euo pipefail
 
@@ -11,10 +13,19 @@ ROOT="$(cd "${HERE}/../.." && pwd)"
 # shellcheck source=versions.env
 . "${HERE}/versions.env"
 CACHE="${K8S_SIM_CACHE:-${ROOT}/.cache/k8s-sim}"
-BIN="${CACHE}/bin"
-CHARTS="${CACHE}/charts"
+STORE="${K8S_SIM_STORE:-${XDG_CACHE_HOME:-${HOME}/.cache}/mss-k8s-sim}"
+BIN="${STORE}/bin"
+CHARTS="${STORE}/charts"
 JOBS="${K8S_SIM_BUILD_JOBS:-2}"
-mkdir -p "${BIN}" "${CHARTS}"
+mkdir -p "${BIN}" "${CHARTS}" "${CACHE}"
+# The checkout's bin/ and charts/ are links into the store (a real directory left by an older layout is
+# moved into the store first, so nothing is rebuilt).
+for d in bin charts; do
+  if [[ -d "${CACHE}/${d}" && ! -L "${CACHE}/${d}" ]]; then
+    cp -a "${CACHE}/${d}/." "${STORE}/${d}/" && rm -rf "${CACHE:?}/${d}"
+  fi
+  ln -sfn "${STORE}/${d}" "${CACHE}/${d}"
+done
 
 command -v go >/dev/null || { echo "build.sh: go is not on PATH" >&2; exit 1; }
 export GOFLAGS="-trimpath -buildvcs=false"
