@@ -189,3 +189,31 @@ def test_module_check_mode_then_apply_then_unchanged(redis_servers, ansible_env)
     assert again["changed"] is False and again["actions"] == []
     bad = run_module({"nodes": declare(ports[:2], []), "password": PASSWORD}, ansible_env)
     assert bad.get("failed") and "at least 3 masters" in bad["msg"]
+
+
+def test_an_interrupted_slot_move_is_finished(redis_servers):
+    ports = [redis_servers.start() for _ in range(6)]
+    nodes = declare(ports[:3], ports[3:])
+    _actions, report = converge(nodes)
+    rc = cluster_client(ports[0])
+    slot = rc.keyslot("{half}")
+    for i in range(20):
+        rc.set(f"{{half}}:{i}", i)
+    masters = masters_of(report)
+    owner = next(m for m in masters if any(a <= slot <= b for a, b in m["slot_ranges"]))
+    other = next(m for m in masters if m["id"] != owner["id"])
+    src = redis.Redis(port=int(owner["address"].split(":")[1]), password=PASSWORD)
+    dst = redis.Redis(port=int(other["address"].split(":")[1]), password=PASSWORD)
+    dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", owner["id"])
+    src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", other["id"])
+    keys = src.execute_command("CLUSTER GETKEYSINSLOT", slot, 10)
+    src.execute_command("MIGRATE", "127.0.0.1", int(other["address"].split(":")[1]), "", 0, 5000,
+                        "AUTH", PASSWORD, "KEYS", *keys)
+    plan = manager(nodes).plan()
+    assert plan[0]["action"] == "fix_slot" and plan[0]["dst"] == other["id"]
+    _actions, report = converge(nodes)
+    assert report["cluster_state"] == "ok"
+    now = next(n for n in report["topology"] if n["id"] == other["id"])
+    assert any(a <= slot <= b for a, b in now["slot_ranges"])
+    assert all(int(cluster_client(ports[1]).get(f"{{half}}:{i}")) == i for i in range(20))
+    assert manager(nodes).plan() == []

@@ -24,11 +24,14 @@ description:
     masters that leave or become replicas, and to rebalance when a master is off its even share by more than
     O(rebalance_threshold) percent), attaches replicas (C(CLUSTER REPLICATE)) and removes undeclared nodes after
     their slots have left (C(CLUSTER RESET HARD) on the leaver, C(CLUSTER FORGET) on every declared node).
+  - Slots left migrating/importing by an interrupted move are finished onto their target first. When a node
+    answers with an error mid-way (for example a failover during a migration), the module observes the cluster
+    again and applies a new plan, at most 3 times.
   - A converged cluster gives C(changed=false). In check mode the planned actions are returned and nothing is
     done.
   - Refuses, before touching anything, fewer than 3 masters, a replica in its master's failure domain when
     O(anti_affinity) is on, unreachable declared nodes, nodes without C(cluster-enabled yes), a new node that
-    already holds keys, slots stuck in migrating/importing state, and a cluster whose slots are not all served.
+    already holds keys, and a cluster whose slots are not all served.
 author:
   - MSS Platform engineering (@mss-platform)
 requirements:
@@ -154,7 +157,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 actions:
-  description: The actions planned (check mode) or done, in order, as sentences.
+  description: The actions planned (check mode) or done, in order, as sentences (retries included).
   returned: always
   type: list
   elements: str
@@ -287,7 +290,7 @@ class RedisClusterModule(object):
         if actions:
             result['changed'] = True
             if not self.module.check_mode:
-                self.manager.apply(actions)
+                result['actions'] = self.manager.converge(actions)
         result.update(self.manager.report())
         return result
 

@@ -209,14 +209,22 @@ def test_incomplete_slot_coverage_is_refused():
         plan_for(validate_spec(six()), state_from(views, NAMES))
 
 
-def test_open_slots_are_refused():
+def test_an_interrupted_move_is_finished_onto_its_target():
     views = converged_views()
     lines = list(views["m1"])
     nid, info = lines[0]
     lines[0] = (nid, dict(info, migrations=[{"slot": "7", "node_id": "m2", "state": "migrating"}]))
+    m2_id, m2_info = lines[1]
+    lines_m2 = list(lines)
+    lines_m2[1] = (m2_id, dict(m2_info, migrations=[{"slot": "7", "node_id": "m1", "state": "importing"}]))
     views = dict((n, lines) for n in NAMES.values())
-    with pytest.raises(RedisClusterError, match="migrating/importing"):
-        plan_for(validate_spec(six()), state_from(views, NAMES))
+    views["m2"] = lines_m2
+    plan = plan_for(validate_spec(six()), state_from(views, NAMES))
+    assert plan[0]["action"] == "fix_slot"
+    assert (plan[0]["slot"], plan[0]["src"], plan[0]["dst"]) == (7, "m1", "m2")
+    assert sorted(plan[0]["open_on"]) == ["m1", "m2"]
+    # the slot counts as m2's now: within the rebalance threshold, nothing else moves
+    assert [a["action"] for a in plan] == ["fix_slot"]
 
 
 def test_a_new_node_is_met_and_filled():
