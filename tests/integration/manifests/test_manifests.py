@@ -129,6 +129,6 @@ def test_checkov(rendered):
     reports = report if isinstance(report, list) else [report]
     failed = [f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"
               for r in reports for c in r.get("results", {}).get("failed_checks", [])]
-    passed = sum(len(r.get("results", {}).get("passed_checks", [])) for r in reports)
+    passed = sum(r.get("summary", {}).get("passed", 0) for r in reports)  # --quiet lists failures only
     assert not failed, "\n".join(failed)
     assert passed > 0, proc.stdout[-2000:] + proc.stderr[-2000:]
