@@ -9,6 +9,7 @@ server never calls an istiod that does not exist.
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -85,7 +86,8 @@ def test_routes_and_subsets(converged, api_client, workload):
     assert routes["canary-header"]["match"] == [{"headers": {"canary": {"exact": "true"}}}]
     assert [d["destination"]["subset"] for d in routes["canary-header"]["route"]] == ["v2"]
     assert [(d["destination"]["host"], d["destination"]["subset"], d["weight"]) for d in routes["primary"]["route"]] \
-        == [(host, "v1", 100), (host, "v2", 0)]
+        == [(workload, "v1", 100), (workload, "v2", 0)]
+    assert vs["spec"]["hosts"][0] == host
     dr = custom(api_client).get_namespaced_custom_object(GROUP, "v1", namespace, "destinationrules", workload)
     assert dr["spec"]["trafficPolicy"]["tls"]["mode"] == "ISTIO_MUTUAL"
     assert [(s["name"], s["labels"]) for s in dr["spec"]["subsets"]] == [("v1", {"version": "v1"}),
@@ -133,3 +135,22 @@ def test_deploy_app_runbook(converged, api_client, run_playbook):
         dep = client.AppsV1Api(api_client).read_namespaced_deployment(name, namespace)
         assert dep.status.ready_replicas == 2
         custom(api_client).get_namespaced_custom_object(GROUP, "v1", namespace, "virtualservices", name)
+
+
+def test_canary_weight_module_drives_the_primary_route(converged, api_client, run_playbook, tmp_path):
+    """The canary helper's module finds route "primary" and its destinations in the VirtualService of this role."""
+    namespace = converged[0]
+    playbook = tmp_path / "canary.yml"
+    playbook.write_text(json.dumps([{
+        "name": "Shift 25 % to v2", "hosts": "k8s_control", "gather_facts": False,
+        "tasks": [{"name": "Set the weight", "mss.platform.canary_weight": {
+            "kubeconfig": "{{ k8s_kubeconfig }}", "name": "mss-api", "namespace": namespace, "route": "primary",
+            "stable": {"host": "mss-api", "subset": "v1"}, "canary": {"host": "mss-api", "subset": "v2"},
+            "weight": 25}}],
+    }]))
+    run = run_playbook(playbook, {})
+    assert run.rc == 0 and run.changed == 1, run.tail()
+    vs = custom(api_client).get_namespaced_custom_object(GROUP, "v1", namespace, "virtualservices", "mss-api")
+    routes = {r["name"]: r for r in vs["spec"]["http"]}
+    assert [d["weight"] for d in routes["primary"]["route"]] == [75, 25]
+    assert [d["destination"]["subset"] for d in routes["canary-header"]["route"]] == ["v2"]
