@@ -43,6 +43,7 @@ options:
 """
 
 import json
+import math
 import os
 import time
 
@@ -64,7 +65,7 @@ def _number(value):
         number = float(value)
     except (TypeError, ValueError):
         return None
-    if number != number or number in (float("inf"), float("-inf")) or number < 0:
+    if math.isnan(number) or math.isinf(number) or number < 0:
         return None
     return number
 
