@@ -93,7 +93,8 @@ def run_drill(cb, custom):
 
 
 def test_timeline_and_met_objectives(callback):
-    run_drill(callback, {"runbook_rto_s": 9.2, "runbook_rto_target_s": 15, "runbook_rpo_s": 0, "runbook_rpo_target_s": 0})
+    run_drill(callback, {"runbook_rto_s": 9.2, "runbook_rto_target_s": 15,
+                         "runbook_rpo_s": 0, "runbook_rpo_target_s": 0})
     with open(callback.options["report_path"]) as handle:
         report = json.load(handle)
     assert report["playbook"] == "pg_failover_drill.yml"
