@@ -8,6 +8,7 @@ inventory=inventories/local/hosts.yml
 case "${1:-}" in
   up)
     "$top/tests/harness/docker-engine.sh"
+    "$top/tests/k8s-sim/up.sh"
     ansible-playbook -i "$inventory" playbooks/local_hosts.yml
     ansible-playbook -i "$inventory" playbooks/site.yml
     echo
@@ -15,6 +16,7 @@ case "${1:-}" in
     docker ps --filter label=owner=mss-local --format 'table {{.Names}}\t{{.Status}}\t{{.Image}}'
     ansible-playbook -i "$inventory" playbooks/status.yml | grep -E '"msg"|msg:' | sed 's/^ *//' || true
     echo
+    echo "Kubernetes:     kubectl --kubeconfig .cache/k8s-sim/kubeconfig -n mss get deploy,svc,hpa,pdb,networkpolicy"
     echo "Reach a host:   docker exec -it <name> bash"
     echo "Re-run a play:  .venv/bin/ansible-playbook -i $inventory playbooks/<capability>.yml"
     echo "Remove it all:  make down"
@@ -26,6 +28,7 @@ case "${1:-}" in
       docker rm -f -v $ids >/dev/null
     fi
     docker network rm mss-local >/dev/null 2>&1 || true
+    "$top/tests/k8s-sim/down.sh" || true
     echo "local platform removed"
     ;;
   *)
