@@ -24,7 +24,7 @@ MOLECULE_SCENARIOS ?= docker_host redis_cluster postgresql
 # Stages of `make test`, in order; each is also a target of its own.
 TEST_STAGES ?= lint sanity units integration molecule
 
-.PHONY: help venv images engine up down test lint sanity units integration molecule bench k8s-sim k8s-sim-down security-scan clean
+.PHONY: help venv security-venv images engine up down test lint sanity units integration molecule bench k8s-sim k8s-sim-down security-scan clean
 
 help:
 	@sed -n '2,5p' $(TOP)/Makefile | sed 's/^# *//'
@@ -77,7 +77,7 @@ units: venv
 
 # Real servers on loopback (redis-server, node) and the simulated Kubernetes cluster; the cluster is stopped
 # afterwards unless K8S_SIM_KEEP=1 (or it was already running).
-integration: venv
+integration: venv security-venv
 	cd $(TOP)
 	$(TOP)/tests/harness/host-services.sh
 	was_up=0
@@ -108,10 +108,16 @@ k8s-sim-down:
 
 # Daily scan (.github/workflows/security.yml): Python dependency audit (needs PyPI's vulnerability API,
 # which the offline test machines do not reach) and an IaC scan of the repository (checkov, offline).
-security-scan:
+$(TOP)/.venv-security/.installed: $(TOP)/requirements-security.txt
 	cd $(TOP)
 	[ -x .venv-security/bin/python ] || "$$(tests/harness/find-python.sh)" -m venv .venv-security
 	.venv-security/bin/pip install -q --disable-pip-version-check -r requirements-security.txt
+	touch $@
+
+security-venv: $(TOP)/.venv-security/.installed
+
+security-scan: security-venv
+	cd $(TOP)
 	.venv-security/bin/checkov --config-file .checkov.yml -d .
 	.venv-security/bin/pip-audit --strict -r requirements-dev.txt
 
