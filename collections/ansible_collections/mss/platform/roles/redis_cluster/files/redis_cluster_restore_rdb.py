@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+# Run as: /usr/bin/python3 <this file> (the systemd unit and redis_restore.yml do), hence no shebang.
 # Copyright: (c) 2026, MSS Platform engineering
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Load one snapshot RDB into the live cluster: a private redis-server (no TCP port, no persistence) reads the

@@ -30,8 +30,9 @@ class FakeNode:
 
     def execute_command(self, *args):
         if args[0] == "CLUSTER NODES":
-            return {f":{self.port}": {"node_id": self.node_id, "flags": "myself,master", "master_id": "-",
-                                        "slots": [], "migrations": [], "connected": True}}
+            node = {"node_id": self.node_id, "flags": "myself,master", "master_id": "-",
+                    "slots": [], "migrations": [], "connected": True}
+            return {f":{self.port}": node}
         if args[0] == "CLUSTER INFO":
             return {"cluster_state": "fail", "cluster_slots_assigned": "0", "cluster_slots_ok": "0",
                     "cluster_known_nodes": "1"}
