@@ -144,7 +144,7 @@ def test_blue_green_switches_back_on_failure(run_playbook, api_client, namespace
                                           "blue_green_force_failure": True})
     assert run.rc != 0 and "Switch the Service back to blue" in run.output, run.tail()
     svc = client.CoreV1Api(api_client).read_namespaced_service("mss-frontend", namespace)
-    assert svc.spec.selector["version"] == "blue"
+    assert svc.spec.selector["color"] == "blue"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         pods = endpoint_pods(api_client, namespace, "mss-frontend")
@@ -159,7 +159,7 @@ def test_blue_green_moves_the_endpoints_to_green(run_playbook, api_client, names
                                           "blue_green_image": "mss/frontend:2.0.0", "blue_green_remove_old": True})
     assert run.rc == 0, run.tail()
     svc = client.CoreV1Api(api_client).read_namespaced_service("mss-frontend", namespace)
-    assert svc.spec.selector["version"] == "green"
+    assert svc.spec.selector["color"] == "green"
     pods = endpoint_pods(api_client, namespace, "mss-frontend")
     assert len(pods) == 2 and all(p.startswith("mss-frontend-green-") for p in pods), pods
     green = apps(api_client).read_namespaced_deployment("mss-frontend-green", namespace)
