@@ -11,33 +11,12 @@ from pathlib import Path
 
 import pytest
 
-import urllib3
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_KUBECONFIG = REPO / ".cache" / "k8s-sim" / "kubeconfig"
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 
-@pytest.fixture(scope="session")
-def kubeconfig_path() -> Path:
-    path = Path(os.environ.get("K8S_SIM_KUBECONFIG", DEFAULT_KUBECONFIG))
-    if not path.is_file():
-        pytest.skip(f"no kubeconfig at {path}: start the simulated cluster with tests/k8s-sim/up.sh")
-    return path
-
-
-@pytest.fixture(scope="session")
-def api_client(kubeconfig_path: Path):
-    api = config.new_client_from_config(config_file=str(kubeconfig_path))
-    try:
-        client.VersionApi(api).get_code(_request_timeout=5)
-    except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-        api.close()
-        pytest.skip(f"the API server in {kubeconfig_path} does not answer: {exc}")
-    yield api
-    api.close()
 
 
 class PlaybookRun:

@@ -6,7 +6,6 @@ K8S_SIM_KUBECONFIG overrides the default path <repo>/.cache/k8s-sim/kubeconfig.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import uuid
@@ -16,33 +15,14 @@ from typing import Any
 
 import pytest
 
-import urllib3
 from k8s_sim_helpers import wait_for
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_KUBECONFIG = REPO / ".cache" / "k8s-sim" / "kubeconfig"
 
 
-@pytest.fixture(scope="session")
-def kubeconfig_path() -> Path:
-    path = Path(os.environ.get("K8S_SIM_KUBECONFIG", DEFAULT_KUBECONFIG))
-    if not path.is_file():
-        pytest.skip(f"no kubeconfig at {path}: start the simulated cluster with tests/k8s-sim/up.sh")
-    return path
-
-
-@pytest.fixture(scope="session")
-def api_client(kubeconfig_path: Path) -> Iterator[client.ApiClient]:
-    api = config.new_client_from_config(config_file=str(kubeconfig_path))
-    try:
-        client.VersionApi(api).get_code(_request_timeout=5)
-    except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-        api.close()
-        pytest.skip(f"the API server in {kubeconfig_path} does not answer: {exc}")
-    yield api
-    api.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,10 @@
-"""Fixtures for the runbook tests (playbooks/*.yml) against the simulated cluster (tests/k8s-sim/up.sh)."""
+"""Fixtures shared by the integration tests that talk to the simulated cluster (tests/k8s-sim/up.sh).
+
+kubeconfig_path and api_client skip, with the reason, when no kubeconfig is found or /readyz does not answer
+(under MSS_NO_SKIP=1, as in `make test`, such a skip is a failure: see tests/conftest.py). k8s_inventory and
+run_playbook run a playbook on the k8s_control inventory of the local environment.
+K8S_SIM_KUBECONFIG overrides the default path <repo>/.cache/k8s-sim/kubeconfig.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ import urllib3  # noqa: E402
 from kubernetes import client, config  # noqa: E402
 from kubernetes.client.exceptions import ApiException  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_KUBECONFIG = REPO / ".cache" / "k8s-sim" / "kubeconfig"
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 LOCAL_GROUP_VARS = REPO / "inventories" / "local" / "group_vars" / "k8s_control.yml"
