@@ -62,6 +62,22 @@ def test_namespace_enforces_restricted_pod_security(applied, api_client):
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
+def test_privileged_pod_is_rejected_in_the_app_namespace(applied, api_client):
+    """The API server itself (Pod Security admission) refuses a privileged Pod in the role's namespace."""
+    namespace = applied[0]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "privileged-probe"},
+        "spec": {"containers": [{"name": "c", "image": "mss/debug:1", "securityContext": {"privileged": True}}]},
+    }
+    with pytest.raises(ApiException) as refused:
+        client.CoreV1Api(api_client).create_namespaced_pod(namespace, pod)
+    assert refused.value.status == 403
+    assert "privileged" in refused.value.body
+    assert "restricted" in refused.value.body
+
+
 def test_deployments_are_available_and_hardened(applied, api_client):
     namespace = applied[0]
     apps = client.AppsV1Api(api_client)
