@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "collections"))
+sys.path.insert(0, str(ROOT / "tests" / "harness"))
+
+from loopback_ports import free_cluster_port  # noqa: E402
 RESULTS = ROOT / "bench" / "results"
 
 import redis  # noqa: E402
@@ -57,20 +59,6 @@ def ensure_redis_server() -> str:
     return shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
-def free_port() -> int:
-    for _ in range(500):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + 10000 > 65535:
-            continue
-        with socket.socket() as b:
-            try:
-                b.bind(("127.0.0.1", port + 10000))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port pair")
 
 
 class Cluster:
@@ -83,7 +71,7 @@ class Cluster:
     def start(self, n: int = 6) -> list[int]:
         ports = []
         for _ in range(n):
-            port = free_port()
+            port = free_cluster_port()
             d = self.dir / str(port)
             d.mkdir()
             conf = (f"port {port}\nbind 127.0.0.1\ndir {d}\ncluster-enabled yes\n"

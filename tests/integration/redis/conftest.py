@@ -19,25 +19,13 @@ import pytest
 REDIS_SERVER = shutil.which("redis-server")
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "collections"))
+sys.path.insert(0, str(ROOT / "tests" / "harness"))
+
+from loopback_ports import free_cluster_port  # noqa: E402
 
 PASSWORD = "integration-secret"  # test-only password for servers this fixture spawns on loopback
 
 
-def free_port() -> int:
-    """A free client port whose cluster bus port (+10000) is free too."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + 10000 > 65535:
-            continue
-        with socket.socket() as b:
-            try:
-                b.bind(("127.0.0.1", port + 10000))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port pair found")
 
 
 class RedisServers:
@@ -50,7 +38,7 @@ class RedisServers:
         self.procs: dict[int, subprocess.Popen] = {}
 
     def start(self, port: int | None = None) -> int:
-        port = port or free_port()
+        port = port or free_cluster_port()
         d = self.base / str(port)
         d.mkdir(parents=True, exist_ok=True)
         conf = [
