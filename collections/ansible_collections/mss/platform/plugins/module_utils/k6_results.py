@@ -29,7 +29,15 @@ import calendar
 import gzip
 import json
 import math
+import os
 import time
+
+try:
+    import multiprocessing
+    import resource
+except ImportError:  # pragma: no cover - not on POSIX: the parallel path is off
+    multiprocessing = None
+    resource = None
 
 from ansible_collections.mss.platform.plugins.module_utils.k6 import (
     COUNTER,
@@ -263,6 +271,32 @@ class _Accumulator:
             self.pending = []
             self.add = self.pending.append
 
+    def export(self):
+        """The accumulator's state, picklable, for a parallel worker to hand to the parent."""
+        if self.pending:
+            self.flush()
+        return (self.type, self.count, self.total, self.trues, self.last, self.min, self.max, self.sketch)
+
+    def merge(self, state):
+        """Add the state of the same (sub-)metric over a later part of the file (states merged in file order)."""
+        mtype, count, total, trues, last, low, high, sketch = state
+        if mtype != self.type:
+            raise K6GateError('cannot merge a %s accumulator into a %s one' % (mtype, self.type))
+        if not count:
+            return
+        if self.pending:
+            self.flush()
+        self.count += count
+        self.total += total
+        self.trues += trues
+        self.last = last  # a gauge's last value is the one of the latest part holding samples
+        if low < self.min:
+            self.min = low
+        if high > self.max:
+            self.max = high
+        if sketch is not None:
+            self.sketch.merge(sketch)
+
     def _add_rate(self, value):
         self.count += 1
         if value != 0:
@@ -408,6 +442,144 @@ class _Target:
         self.acc = None
 
 
+class _LineError(K6FormatError):
+    """A line of the file is wrong; carries the line number so that a parallel worker's error can be renumbered."""
+
+    def __init__(self, path, lineno, why):
+        super(_LineError, self).__init__('results file %s line %d: %s' % (path, lineno, why))
+        self.lineno = lineno
+        self.why = why
+
+
+class _UndeclaredPoint(_LineError):
+    """A threshold's Point before any Metric line of its metric in the part read (the parent decides whether an
+    earlier part declared it)."""
+
+    def __init__(self, path, lineno, metric):
+        super(_UndeclaredPoint, self).__init__(
+            path, lineno, 'Point of %s before its Metric line (not k6 output, or lines out of order)' % metric)
+        self.metric = metric
+
+
+def usable_cpus():
+    """CPUs this process may run on (the affinity mask, so a container's or taskset's limit counts)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _fork_context():
+    if multiprocessing is None:
+        return None
+    try:
+        return multiprocessing.get_context('fork')
+    except ValueError:  # pragma: no cover - no fork on this platform
+        return None
+
+
+def split_ranges(path, size, parts):
+    """Cut [0, size) into at most ``parts`` byte ranges that start and end at line boundaries."""
+    starts = [0]
+    with open(path, 'rb') as handle:
+        for i in range(1, parts):
+            pos = size * i // parts
+            if pos <= starts[-1]:
+                continue
+            handle.seek(pos - 1)
+            handle.readline()  # to just after the newline at or after pos - 1
+            start = handle.tell()
+            if start >= size:
+                break
+            if start > starts[-1]:
+                starts.append(start)
+    return list(zip(starts, starts[1:] + [size]))  # noqa: B905 - same lengths; strict= needs Python 3.10
+
+
+def _range_batches(handle, start, end, hint=1 << 20):
+    """Batches of lines of [start, end) (end at a line boundary), split exactly as readlines splits them."""
+    handle.seek(start)
+    pos = start
+    while pos < end:
+        lines = handle.readlines(hint)
+        if not lines:
+            return
+        pos += sum(map(len, lines))
+        while pos > end:
+            pos -= len(lines.pop())
+        if lines:
+            yield lines
+
+
+def _read_range(path, targets, relative_accuracy, fast, start, end, seed):
+    """Read one byte range with ``seed`` = the metric types declared before it (as far as the parent knows).
+    Returns a picklable dict; line numbers are relative to the range."""
+    reader = NdjsonReader(path, targets, relative_accuracy, fast=fast)
+    for name, mtype in seed.items():
+        reader.types[name] = mtype
+        for tgt in reader.by_metric.get(name, ()):
+            tgt.acc = _Accumulator(mtype, relative_accuracy)
+    try:
+        handle = open(path, 'rb')  # noqa: SIM115 - closed below
+    except OSError as exc:
+        return {'status': 'fatal', 'why': 'cannot read results file %s: %s' % (path, exc)}
+    try:
+        lineno, last = reader._scan(_range_batches(handle, start, end))
+    except _UndeclaredPoint as exc:
+        return {'status': 'undeclared', 'lineno': exc.lineno, 'why': exc.why, 'metric': exc.metric,
+                'declared': reader.declared}
+    except _LineError as exc:
+        return {'status': 'error', 'lineno': exc.lineno, 'why': exc.why, 'declared': reader.declared}
+    except (OSError, EOFError) as exc:
+        return {'status': 'fatal', 'why': 'results file %s is unreadable: %s' % (path, exc)}
+    finally:
+        handle.close()
+    return {'status': 'ok', 'lines': lineno, 'last': last, 'points': reader.points,
+            'points_used': reader.points_used, 'first_ts': reader.span.first, 'last_ts': reader.span.last,
+            'declared': reader.declared,
+            'accs': [tgt.acc.export() if tgt.acc is not None else None for tgt in reader.targets]}
+
+
+def _range_worker(conn, args):
+    """Entry point of a forked worker process: read one range, send the result, report the peak RSS."""
+    try:
+        result = _read_range(*args)
+    except Exception as exc:  # noqa: BLE001  # pylint: disable=broad-except
+        # any failure must reach the parent, which fails closed
+        result = {'status': 'fatal', 'why': 'worker failed: %s: %s' % (type(exc).__name__, exc)}
+    result['pid'] = os.getpid()
+    result['maxrss_kib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    conn.send(result)
+    conn.close()
+
+
+def _head_declarations(path, limit=4 << 20):
+    """Metric lines in the first ``limit`` bytes: [(byte offset, name, type)], first declaration of each name.
+    Only a hint for the workers (k6 declares its metrics as they first appear, so nearly all of them here);
+    every line is still checked by the worker that owns it. Read in 1 MiB batches to keep memory low."""
+    found = []
+    seen = set()
+    offset = 0
+    with open(path, 'rb') as handle:
+        while offset < limit:
+            lines = handle.readlines(1 << 20)
+            if not lines:
+                break
+            for line in lines:
+                if b'"Metric"' in line and line.endswith(b'\n'):
+                    try:
+                        obj = json.loads(line)
+                    except ValueError:
+                        obj = None
+                    data = obj.get('data') if isinstance(obj, dict) and obj.get('type') == 'Metric' else None
+                    name = obj.get('metric') if isinstance(data, dict) else None
+                    if isinstance(name, str) and data.get('type') in METRIC_TYPES and name not in seen:
+                        seen.add(name)
+                        found.append((offset, name, data['type']))
+                offset += len(line)
+    return found
+
+
 class NdjsonReader:
     """Streams a k6 NDJSON file once, feeding only the (sub-)metrics the thresholds name.
 
@@ -417,9 +589,16 @@ class NdjsonReader:
     names are skipped after the name is read, and a threshold's value is sliced out of the line. Every
     other line (Metric lines, other key orders, unusual tags) is parsed with json.loads. Memory is constant:
     one accumulator (a DDSketch for trends) per threshold target, whatever the file size.
+
+    With ``workers`` > 1 (0: one per usable CPU) a plain file of at least ``min_chunk_bytes`` per worker is cut
+    into byte ranges at line boundaries, each read by a forked process, and the per-range states are merged
+    in file order (see ``_read_parallel``) into exactly what one pass gives.
     """
 
-    def __init__(self, path, targets, relative_accuracy=0.01, fast=True):
+    MIN_CHUNK_BYTES = 32 << 20
+    HEAD_BYTES = 4 << 20  # where the parent looks for Metric lines to seed the workers with
+
+    def __init__(self, path, targets, relative_accuracy=0.01, fast=True, workers=1, min_chunk_bytes=None):
         if not HAS_DDSKETCH:
             raise K6MissingDependencyError('ddsketch is required to evaluate NDJSON results: %s'
                                            % DDSKETCH_IMPORT_ERROR)
@@ -443,10 +622,17 @@ class NdjsonReader:
         self.lines = 0
         self.points = 0
         self.points_used = 0
+        if workers is None or workers < 0:
+            raise K6GateError('workers must be 0 (one per usable CPU) or a positive number, got %r' % (workers,))
+        self.workers = workers
+        self.min_chunk_bytes = self.MIN_CHUNK_BYTES if min_chunk_bytes is None else max(1, min_chunk_bytes)
+        self.declared = []  # (line, name, type) of the first Metric line of each name read by this reader
+        self.workers_used = 1
+        self.worker_peak_rss_kib = []
 
     # -- helpers ------------------------------------------------------------------------------------------------
     def _err(self, lineno, why):
-        return K6FormatError('results file %s line %d: %s' % (self.path, lineno, why))
+        return _LineError(self.path, lineno, why)
 
     def _declare(self, lineno, obj):
         data = obj.get('data')
@@ -459,6 +645,8 @@ class NdjsonReader:
         known = self.types.get(name)
         if known is not None and known != mtype:
             raise self._err(lineno, 'metric %s declared as %s then as %s' % (name, known, mtype))
+        if known is None:
+            self.declared.append((lineno, name, mtype))
         self.types[name] = mtype
         for tgt in self.by_metric.get(name, ()):
             if tgt.acc is None:
@@ -487,14 +675,171 @@ class NdjsonReader:
         for tgt in tgts:
             if all(tags.get(k) == v for k, v in tgt.items):
                 if tgt.acc is None:
-                    raise self._err(lineno, 'Point of %s before its Metric line (not k6 output, or '
-                                            'lines out of order)' % name)
+                    raise _UndeclaredPoint(self.path, lineno, name)
                 tgt.acc.add(float(value))
                 self.points_used += 1
 
     # -- main loop ----------------------------------------------------------------------------------------------
     def read(self):
+        ranges = self._plan()
+        if ranges:
+            return self._read_parallel(ranges)
         handle, _gz = _open_binary(self.path)
+        try:
+            lineno, last = self._scan(iter(lambda: handle.readlines(1 << 20), []))
+        except (OSError, EOFError) as exc:
+            raise K6FormatError('results file %s is unreadable or truncated (compressed stream): %s'
+                                % (self.path, exc)) from exc
+        finally:
+            handle.close()
+        self.lines = lineno
+        self._check_end(lineno, last)
+        return self.results()
+
+    def _check_end(self, lineno, last):
+        if lineno == 0:
+            raise K6FormatError('results file %s is empty' % self.path)
+        if not last.endswith(b'\n'):
+            # k6 ends every line with a newline; a last line without one was cut off mid-write.
+            try:
+                json.loads(last)
+            except ValueError:
+                raise self._err(lineno, 'truncated: the last line is incomplete JSON') from None
+
+    # -- parallel reading -------------------------------------------------------------------------------------
+    def _plan(self):
+        """Byte ranges for the workers, or None for one pass (workers=1, a gzip stream, a small file, no fork)."""
+        if self.workers == 1 or _fork_context() is None:
+            return None
+        try:
+            size = os.path.getsize(self.path)
+            with open(self.path, 'rb') as handle:
+                if handle.read(2) == _GZIP_MAGIC:
+                    return None  # a gzip stream cannot be entered in the middle
+        except OSError:
+            return None  # the single pass reports the error
+        parts = min(self.workers or usable_cpus(), size // self.min_chunk_bytes)
+        if parts < 2:
+            return None
+        ranges = split_ranges(self.path, size, parts)
+        return ranges if len(ranges) > 1 else None
+
+    def _range_args(self, start, end, seed):
+        targets = [(tgt.metric, tgt.tags) for tgt in self.targets]
+        return (self.path, targets, self.relative_accuracy, self.fast, start, end, seed)
+
+    def _read_parallel(self, ranges, in_process=False):
+        """Read ``ranges`` (consecutive, at line boundaries, covering the file) in forked workers, then merge.
+
+        Semantics, identical to one pass over the file:
+        - each worker is seeded with the metric types declared before its range, from the Metric lines of the
+          file's first MiBs (``_head_declarations``); it checks every line of its range as the single pass does
+          and stops at the first error, numbered within its range;
+        - the parent walks the ranges in file order, renumbering lines with the line counts of the ranges
+          before: the first error in file order is raised; a threshold's Point before any Metric line of its
+          metric in the worker's view is an error only if no earlier range declared the metric, otherwise that
+          range is read again in the parent with the now-complete types (k6 declares a metric just before its
+          first point, so this is rare); a Metric line that redeclares a metric with another type is an error;
+        - accumulators merge in file order: counts and sums add, min/max combine, DDSketches merge (bucket
+          counts add, so percentiles equal one pass's), a gauge's last value is the latest range's; only the
+          floating-point summation order of counter totals and trend averages differs;
+        - the duration spans the earliest to the latest point timestamp of all ranges; only the last range's
+          last line can lack its newline (the truncation check).
+        ``in_process`` runs the workers one after another in this process (tests of the merge).
+        """
+        head = _head_declarations(self.path, self.HEAD_BYTES)
+        tasks = []
+        for start, end in ranges:
+            seed = {}
+            for offset, name, mtype in head:
+                if offset < start:
+                    seed.setdefault(name, mtype)
+            tasks.append(self._range_args(start, end, seed))
+        if in_process:
+            results = [_read_range(*args) for args in tasks]
+        else:
+            results = self._run_workers(tasks)
+        types = {}
+        line_base = 0
+        states = []
+        last = b''
+        first_ts, last_ts = math.inf, -math.inf
+        points = points_used = 0
+        # results stops early at a worker's fatal error, which is then raised: zip may be shorter than ranges
+        for (start, end), res in zip(ranges, results):  # noqa: B905
+            if res['status'] == 'undeclared' and res['metric'] in types:
+                res = _read_range(*self._range_args(start, end, dict(types)))
+            if res['status'] == 'fatal':
+                raise K6FormatError(res['why'])
+            for lineno, name, mtype in res['declared']:
+                known = types.get(name)
+                if known is not None and known != mtype:
+                    raise self._err(line_base + lineno, 'metric %s declared as %s then as %s' % (name, known, mtype))
+                types.setdefault(name, mtype)
+            if res['status'] != 'ok':
+                raise self._err(line_base + res['lineno'], res['why'])
+            line_base += res['lines']
+            last = res['last']
+            points += res['points']
+            points_used += res['points_used']
+            if res['first_ts'] < first_ts:
+                first_ts = res['first_ts']
+            if res['last_ts'] > last_ts:
+                last_ts = res['last_ts']
+            states.append(res['accs'])
+        self.types = types
+        self.lines = line_base
+        self.points = points
+        self.points_used = points_used
+        self.span.first = first_ts
+        self.span.last = last_ts
+        for index, tgt in enumerate(self.targets):
+            mtype = types.get(tgt.metric)
+            if mtype is None:
+                continue
+            tgt.acc = _Accumulator(mtype, self.relative_accuracy)
+            for accs in states:
+                if accs[index] is not None:
+                    tgt.acc.merge(accs[index])
+        self.workers_used = len(ranges)
+        self._check_end(line_base, last)
+        return self.results()
+
+    def _run_workers(self, tasks):
+        """One forked process per range; results come back through pipes, in range order."""
+        ctx = _fork_context()
+        procs = []
+        results = []
+        try:
+            for args in tasks:
+                receiver, sender = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_range_worker, args=(sender, args))
+                proc.daemon = True
+                proc.start()
+                sender.close()
+                procs.append((proc, receiver))
+            for proc, receiver in procs:
+                try:
+                    res = receiver.recv()
+                except EOFError:
+                    proc.join()
+                    res = {'status': 'fatal', 'why': 'a worker reading %s died (exit code %s)'
+                                                     % (self.path, proc.exitcode)}
+                results.append(res)
+                if res['status'] == 'fatal':
+                    break
+                if 'maxrss_kib' in res:
+                    self.worker_peak_rss_kib.append(res['maxrss_kib'])
+        finally:
+            for proc, receiver in procs:
+                receiver.close()
+                if len(results) < len(procs) and proc.is_alive():
+                    proc.terminate()
+                proc.join()
+        return results
+
+    def _scan(self, batches):
+        """The per-line loop over batches of lines; returns (number of lines, last line)."""
         loads = json.loads
         by_metric_b = self.by_metric_b
         span_add = self.span.add
@@ -507,83 +852,65 @@ class NdjsonReader:
         last_stamp = b'\x00'  # the previous point's timestamp followed by its closing quote
         points_fast = 0
         used_fast = 0
-        try:
-            while True:
-                # Lines are taken in ~1 MiB batches; after each batch the trend buffers go to their sketches,
-                # so memory stays bounded by the batch size whatever the file size.
-                chunk = handle.readlines(1 << 20)
-                if not chunk:
-                    break
-                for acc in self._trend_accumulators():
-                    acc.flush()
-                last = chunk[-1]
-                for lineno, line in enumerate(chunk, lineno + 1):  # noqa: B020 - numbering carries over batches
-                    if fast and line.startswith(prefix):
-                        # Metric names never hold a quote, so the first canonical separator ends the name.
-                        end = line.find(canon, 11)
-                        if end != -1 and line.endswith(b'}}\n'):
-                            ts_start = end + canon_len
-                            if line.startswith(last_stamp, ts_start):  # k6 writes a request's points at one time
-                                ts_end = ts_start + len(last_stamp) - 1
-                            else:
-                                ts_end = line.find(b'"', ts_start)
-                                stamp = line[ts_start:ts_end]
-                                try:
-                                    span_add(stamp)
-                                except (ValueError, IndexError):
-                                    raise self._err(lineno, 'unreadable point time %r' % stamp) from None
-                                last_stamp = line[ts_start:ts_end + 1]
-                            tgts = by_metric_b.get(line[11:end])
-                            if tgts is None:
-                                points_fast += 1
-                                continue
-                            if line.startswith(b',"value":', ts_end + 1):
-                                v_start = ts_end + 10
-                                v_end = line.find(b',"tags":', v_start)
-                                if v_end != -1:
-                                    try:
-                                        value = float(line[v_start:v_end])
-                                    except ValueError:
-                                        value = None
-                                    if value is not None:
-                                        fed = self._feed_fast(lineno, line, v_end, tgts, value)
-                                        if fed is not None:
-                                            points_fast += 1
-                                            used_fast += fed
-                                            continue
-                            # Anything unusual: the full parse decides (it re-reads the same timestamp,
-                            # which leaves first/last unchanged, and counts the point).
-                            self._point_slow(lineno, self._loads(loads, lineno, line))
+        # Lines are taken in ~1 MiB batches; after each batch the trend buffers go to their sketches,
+        # so memory stays bounded by the batch size whatever the file size.
+        for chunk in batches:
+            for acc in self._trend_accumulators():
+                acc.flush()
+            last = chunk[-1]
+            for lineno, line in enumerate(chunk, lineno + 1):  # noqa: B020 - numbering carries over batches
+                if fast and line.startswith(prefix):
+                    # Metric names never hold a quote, so the first canonical separator ends the name.
+                    end = line.find(canon, 11)
+                    if end != -1 and line.endswith(b'}}\n'):
+                        ts_start = end + canon_len
+                        if line.startswith(last_stamp, ts_start):  # k6 writes a request's points at one time
+                            ts_end = ts_start + len(last_stamp) - 1
+                        else:
+                            ts_end = line.find(b'"', ts_start)
+                            stamp = line[ts_start:ts_end]
+                            try:
+                                span_add(stamp)
+                            except (ValueError, IndexError):
+                                raise self._err(lineno, 'unreadable point time %r' % stamp) from None
+                            last_stamp = line[ts_start:ts_end + 1]
+                        tgts = by_metric_b.get(line[11:end])
+                        if tgts is None:
+                            points_fast += 1
                             continue
-                    if not line.strip():
+                        if line.startswith(b',"value":', ts_end + 1):
+                            v_start = ts_end + 10
+                            v_end = line.find(b',"tags":', v_start)
+                            if v_end != -1:
+                                try:
+                                    value = float(line[v_start:v_end])
+                                except ValueError:
+                                    value = None
+                                if value is not None:
+                                    fed = self._feed_fast(lineno, line, v_end, tgts, value)
+                                    if fed is not None:
+                                        points_fast += 1
+                                        used_fast += fed
+                                        continue
+                        # Anything unusual: the full parse decides (it re-reads the same timestamp,
+                        # which leaves first/last unchanged, and counts the point).
+                        self._point_slow(lineno, self._loads(loads, lineno, line))
                         continue
-                    obj = self._loads(loads, lineno, line)
-                    if not isinstance(obj, dict):
-                        raise self._err(lineno, 'not a JSON object')
-                    kind = obj.get('type')
-                    if kind == 'Point':
-                        self._point_slow(lineno, obj)
-                    elif kind == 'Metric':
-                        self._declare(lineno, obj)
-                    else:
-                        raise self._err(lineno, 'unknown line type %r (expected Metric or Point)' % (kind,))
-        except (OSError, EOFError) as exc:
-            raise K6FormatError('results file %s is unreadable or truncated (compressed stream): %s'
-                                % (self.path, exc)) from exc
-        finally:
-            handle.close()
-        self.lines = lineno
+                if not line.strip():
+                    continue
+                obj = self._loads(loads, lineno, line)
+                if not isinstance(obj, dict):
+                    raise self._err(lineno, 'not a JSON object')
+                kind = obj.get('type')
+                if kind == 'Point':
+                    self._point_slow(lineno, obj)
+                elif kind == 'Metric':
+                    self._declare(lineno, obj)
+                else:
+                    raise self._err(lineno, 'unknown line type %r (expected Metric or Point)' % (kind,))
         self.points += points_fast
         self.points_used += used_fast
-        if lineno == 0:
-            raise K6FormatError('results file %s is empty' % self.path)
-        if not last.endswith(b'\n'):
-            # k6 ends every line with a newline; a last line without one was cut off mid-write.
-            try:
-                loads(last)
-            except ValueError:
-                raise self._err(lineno, 'truncated: the last line is incomplete JSON') from None
-        return self.results()
+        return lineno, last
 
     def _trend_accumulators(self):
         return [t.acc for t in self.targets if t.acc is not None and t.acc.pending is not None]
@@ -617,8 +944,7 @@ class NdjsonReader:
                     break
             if matched:
                 if tgt.acc is None:
-                    raise self._err(lineno, 'Point of %s before its Metric line (not k6 output, or lines out '
-                                            'of order)' % tgt.metric)
+                    raise _UndeclaredPoint(self.path, lineno, tgt.metric)
                 tgt.acc.add(value)
                 fed += 1
         return fed
@@ -638,11 +964,14 @@ class NdjsonReader:
             return lookup_table.get((metric, tuple(sorted(tags.items()))))
 
         stats = {'lines': self.lines, 'points': self.points, 'points_used': self.points_used,
-                 'metrics_declared': len(self.types), 'relative_accuracy': self.relative_accuracy}
+                 'metrics_declared': len(self.types), 'relative_accuracy': self.relative_accuracy,
+                 'workers': self.workers_used}
+        if self.worker_peak_rss_kib:
+            stats['worker_peak_rss_mib'] = [round(kib / 1024.0, 1) for kib in self.worker_peak_rss_kib]
         return Results('ndjson', lookup, duration_s=duration, stats=stats)
 
 
-def read_results(path, fmt, threshold_set, relative_accuracy=0.01):
+def read_results(path, fmt, threshold_set, relative_accuracy=0.01, workers=1):
     """Read ``path`` as ``fmt`` (``auto`` detects it, failing closed) for the given ThresholdSet."""
     if fmt == 'auto':
         fmt = detect_format(path)
@@ -650,5 +979,5 @@ def read_results(path, fmt, threshold_set, relative_accuracy=0.01):
         raise K6FormatError('unknown format %r (expected auto, %s)' % (fmt, ', '.join(FORMATS)))
     if fmt == 'ndjson':
         targets = [(metric, tags) for _expr, metric, tags, _thr in threshold_set.targets]
-        return NdjsonReader(path, targets, relative_accuracy).read()
+        return NdjsonReader(path, targets, relative_accuracy, workers=workers).read()
     return read_summary(path, fmt)

@@ -81,6 +81,17 @@ options:
         more accurate and uses more memory (about 1/value buckets per decade of values).
     type: float
     default: 0.01
+  workers:
+    description:
+      - Number of processes that read an O(format=ndjson) file in parallel. V(0) uses one per CPU the module
+        may run on (its CPU affinity), V(1) reads in the module's own process.
+      - The file is cut into byte ranges at line boundaries, one per process, each of at least 32 MiB, so
+        smaller files, gzip-compressed files and platforms without C(fork) are read by one process. Every
+        line is checked as in one pass and the merged results are those of one pass (an error names the
+        file's line number); each process holds its own constant-size state, so peak memory is about the
+        number of processes times that of one, whatever the file size.
+    type: int
+    default: 0
 '''
 
 EXAMPLES = r'''
@@ -184,10 +195,13 @@ duration_s:
   type: float
   sample: 1800.2
 stats:
-  description: Reader statistics (NDJSON lines, points, points used, relative accuracy; summary metric count).
+  description:
+    - Reader statistics (NDJSON lines, points, points used, relative accuracy, processes that read the file
+      and their peak RSS in MiB; summary metric count).
   returned: success or threshold breach
   type: dict
-  sample: {"lines": 1000000, "points": 999900, "points_used": 310000}
+  sample: {"lines": 1000000, "points": 999900, "points_used": 310000, "workers": 2,
+           "worker_peak_rss_mib": [17.2, 17.2]}
 reports:
   description: The report files written (or that would be written in check mode).
   returned: always
@@ -237,7 +251,11 @@ class K6Gate:
             fmt = detect_format(self.params['path'])
         if fmt == 'ndjson' and not HAS_DDSKETCH:
             self.module.fail_json(msg=missing_required_lib('ddsketch'), exception=str(DDSKETCH_IMPORT_ERROR))
-        results = read_results(self.params['path'], fmt, threshold_set, self.params['relative_accuracy'])
+        if self.params['workers'] < 0:
+            raise K6GateError('workers must be 0 (one per usable CPU) or a positive number, got %d'
+                              % self.params['workers'])
+        results = read_results(self.params['path'], fmt, threshold_set, self.params['relative_accuracy'],
+                               workers=self.params['workers'])
         rows = evaluate(threshold_set, results)
         summary = summarize(rows)
         self.write_reports(rows, summary=summary, fmt=results.format)
@@ -294,6 +312,7 @@ def argument_spec():
         markdown_path=dict(type='path'),
         fail_on_breach=dict(type='bool', default=True),
         relative_accuracy=dict(type='float', default=0.01),
+        workers=dict(type='int', default=0),
     )
 
 

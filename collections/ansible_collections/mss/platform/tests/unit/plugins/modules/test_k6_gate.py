@@ -136,3 +136,16 @@ def test_documentation_matches_argument_spec():
         assert opt.get("choices") == spec[name].get("choices")
     yaml.safe_load(k6_gate.EXAMPLES)
     yaml.safe_load(k6_gate.RETURN)
+
+
+def test_workers_option(tmp_path, monkeypatch):
+    monkeypatch.setattr(k6_results.NdjsonReader, "MIN_CHUNK_BYTES", 1)  # the forked readers see the patch too
+    path = os.path.join(FIX, "ndjson_small.ndjson")
+    one = run({"path": path, "fail_on_breach": False, "workers": 1})
+    two = run({"path": path, "fail_on_breach": False, "workers": 2})
+    assert one["stats"]["workers"] == 1 and two["stats"]["workers"] == 2
+    assert len(two["stats"]["worker_peak_rss_mib"]) == 2
+    assert [r["observed"] for r in one["results"]] == [r["observed"] for r in two["results"]]
+    assert one["duration_s"] == two["duration_s"]
+    result = run({"path": path, "workers": -1}, AnsibleFailJson)
+    assert "workers must be 0" in result["msg"]
