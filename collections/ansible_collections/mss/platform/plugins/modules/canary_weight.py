@@ -56,7 +56,7 @@ options:
     description: The stable destination, matched against C(route[].destination).
     type: dict
     required: true
-    suboptions:
+    suboptions: &destination_suboptions
       host:
         description: Destination host, as written in the VirtualService.
         type: str
@@ -71,17 +71,7 @@ options:
     description: The canary destination, matched like O(stable).
     type: dict
     required: true
-    suboptions:
-      host:
-        description: Destination host, as written in the VirtualService.
-        type: str
-        required: true
-      subset:
-        description: Destination subset. Omit it to match on the host only (for host-based canaries).
-        type: str
-      port:
-        description: Destination port number, to tell apart two entries of the same host.
-        type: int
+    suboptions: *destination_suboptions  # the same as O(stable)'s (one YAML anchor, like DESTINATION_SPEC)
   weight:
     description:
       - Percentage of the route's traffic for the canary, an integer from 0 to 100.
