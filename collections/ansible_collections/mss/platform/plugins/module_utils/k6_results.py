@@ -461,12 +461,37 @@ class _UndeclaredPoint(_LineError):
         self.metric = metric
 
 
+_CGROUP_CPU_FILES = (('/sys/fs/cgroup/cpu.max', None),  # cgroup v2: "<quota> <period>" or "max <period>"
+                     ('/sys/fs/cgroup/cpu/cpu.cfs_quota_us', '/sys/fs/cgroup/cpu/cpu.cfs_period_us'))  # v1
+AUTO_WORKERS_MAX = 8
+
+
+def _cgroup_cpu_limit(files=_CGROUP_CPU_FILES):
+    """CPUs allowed by a cgroup CPU quota (a container's or a pod's limit), or None when there is none."""
+    for quota_file, period_file in files:
+        try:
+            with open(quota_file) as handle:
+                fields = handle.read().split()
+            if period_file is not None:
+                with open(period_file) as handle:
+                    fields.append(handle.read().strip())
+            quota, period = fields[0], int(fields[1])
+            if quota in ('max', '-1'):
+                return None
+            return max(1, int(math.ceil(int(quota) / float(period))))
+        except (OSError, ValueError, IndexError, ZeroDivisionError):
+            continue
+    return None
+
+
 def usable_cpus():
-    """CPUs this process may run on (the affinity mask, so a container's or taskset's limit counts)."""
+    """CPUs this process may use: its affinity mask (taskset, cpusets), capped by a cgroup CPU quota."""
     try:
-        return len(os.sched_getaffinity(0))
+        count = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        count = os.cpu_count() or 1
+    limit = _cgroup_cpu_limit()
+    return min(count, limit) if limit else count
 
 
 def _fork_context():
@@ -718,7 +743,7 @@ class NdjsonReader:
                     return None  # a gzip stream cannot be entered in the middle
         except OSError:
             return None  # the single pass reports the error
-        parts = min(self.workers or usable_cpus(), size // self.min_chunk_bytes)
+        parts = min(self.workers or min(usable_cpus(), AUTO_WORKERS_MAX), size // self.min_chunk_bytes)
         if parts < 2:
             return None
         ranges = split_ranges(self.path, size, parts)

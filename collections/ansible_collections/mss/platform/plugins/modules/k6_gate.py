@@ -84,7 +84,8 @@ options:
   workers:
     description:
       - Number of processes that read an O(format=ndjson) file in parallel. V(0) uses one per CPU the module
-        may run on (its CPU affinity), V(1) reads in the module's own process.
+        may run on (its CPU affinity, capped by a cgroup CPU quota such as a container's or pod's limit), at
+        most 8. V(1) reads in the module's own process.
       - The file is cut into byte ranges at line boundaries, one per process, each of at least 32 MiB, so
         smaller files, gzip-compressed files and platforms without C(fork) are read by one process. Every
         line is checked as in one pass and the merged results are those of one pass (an error names the

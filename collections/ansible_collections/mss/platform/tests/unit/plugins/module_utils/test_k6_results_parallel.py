@@ -295,3 +295,34 @@ def test_accumulator_merge_refuses_another_type():
     other.add(1.0)
     with pytest.raises(k6.K6GateError, match="cannot merge"):
         acc.merge(other.export())
+
+
+@pytest.mark.parametrize(("v2", "v1", "want"), [
+    ("max 100000\n", None, None),
+    ("150000 100000\n", None, 2),
+    ("50000 100000\n", None, 1),
+    (None, ("-1", "100000"), None),
+    (None, ("400000", "100000"), 4),
+    (None, None, None),
+    ("garbage\n", ("200000", "100000"), 2),
+])
+def test_cgroup_cpu_limit(tmp_path, v2, v1, want):
+    files = []
+    if v2 is not None:
+        (tmp_path / "cpu.max").write_text(v2)
+    files.append((str(tmp_path / "cpu.max"), None))
+    if v1 is not None:
+        (tmp_path / "quota").write_text(v1[0])
+        (tmp_path / "period").write_text(v1[1])
+    files.append((str(tmp_path / "quota"), str(tmp_path / "period")))
+    assert kr._cgroup_cpu_limit(files) == want
+
+
+def test_usable_cpus_honours_a_cgroup_quota(monkeypatch):
+    monkeypatch.setattr(kr, "_cgroup_cpu_limit", lambda: 1)
+    assert kr.usable_cpus() == 1
+    monkeypatch.setattr(kr, "_cgroup_cpu_limit", lambda: None)
+    assert kr.usable_cpus() == len(os.sched_getaffinity(0))
+    monkeypatch.setattr(kr, "usable_cpus", lambda: 64)
+    plan = kr.NdjsonReader(SMALL, [("http_reqs", {})], 0.01, workers=0, min_chunk_bytes=1)._plan()
+    assert len(plan) == kr.AUTO_WORKERS_MAX  # auto never forks more than 8
