@@ -30,6 +30,7 @@ import gzip
 import json
 import math
 import os
+import sys
 import time
 
 try:
@@ -835,6 +836,13 @@ class NdjsonReader:
         ctx = _fork_context()
         procs = []
         results = []
+        # A forked child flushes the stdio buffers it inherited when it exits: empty them first, so that nothing
+        # buffered by the parent can reach the module's stdout (its JSON result) twice.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (AttributeError, OSError, ValueError):
+                pass
         try:
             for args in tasks:
                 receiver, sender = ctx.Pipe(duplex=False)
