@@ -573,8 +573,10 @@ def _range_worker(conn, args):
     except Exception as exc:  # noqa: BLE001  # pylint: disable=broad-except
         # any failure must reach the parent, which fails closed
         result = {'status': 'fatal', 'why': 'worker failed: %s: %s' % (type(exc).__name__, exc)}
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # a forked child's counters start at zero
     result['pid'] = os.getpid()
-    result['maxrss_kib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result['maxrss_kib'] = usage.ru_maxrss
+    result['cpu_s'] = usage.ru_utime + usage.ru_stime
     conn.send(result)
     conn.close()
 
@@ -655,6 +657,7 @@ class NdjsonReader:
         self.declared = []  # (line, name, type) of the first Metric line of each name read by this reader
         self.workers_used = 1
         self.worker_peak_rss_kib = []
+        self.worker_cpu_s = []
 
     # -- helpers ------------------------------------------------------------------------------------------------
     def _err(self, lineno, why):
@@ -863,6 +866,7 @@ class NdjsonReader:
                     break
                 if 'maxrss_kib' in res:
                     self.worker_peak_rss_kib.append(res['maxrss_kib'])
+                    self.worker_cpu_s.append(res['cpu_s'])
         finally:
             for proc, receiver in procs:
                 receiver.close()
@@ -1001,6 +1005,7 @@ class NdjsonReader:
                  'workers': self.workers_used}
         if self.worker_peak_rss_kib:
             stats['worker_peak_rss_mib'] = [round(kib / 1024.0, 1) for kib in self.worker_peak_rss_kib]
+            stats['worker_cpu_s'] = [round(cpu, 3) for cpu in self.worker_cpu_s]
         return Results('ndjson', lookup, duration_s=duration, stats=stats)
 
 

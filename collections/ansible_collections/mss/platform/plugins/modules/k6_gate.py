@@ -197,12 +197,12 @@ duration_s:
   sample: 1800.2
 stats:
   description:
-    - Reader statistics (NDJSON lines, points, points used, relative accuracy, processes that read the file
-      and their peak RSS in MiB; summary metric count).
+    - Reader statistics (NDJSON lines, points, points used, relative accuracy, processes that read the file,
+      their peak RSS in MiB and CPU seconds; summary metric count).
   returned: success or threshold breach
   type: dict
   sample: {"lines": 1000000, "points": 999900, "points_used": 310000, "workers": 2,
-           "worker_peak_rss_mib": [17.2, 17.2]}
+           "worker_peak_rss_mib": [17.2, 17.2], "worker_cpu_s": [6.1, 6.0]}
 reports:
   description: The report files written (or that would be written in check mode).
   returned: always

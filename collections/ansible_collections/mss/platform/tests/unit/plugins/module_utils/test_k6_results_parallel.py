@@ -55,6 +55,7 @@ def outcome(path, ranges=None, head_bytes=None, spec=None, workers=1, **kw):
     stats = dict(res.stats)
     stats.pop("workers")
     stats.pop("worker_peak_rss_mib", None)
+    stats.pop("worker_cpu_s", None)
     rows = [(r["metric"], r["threshold"], r["observed"], r["samples"], r["ok"]) for r in k6.evaluate(ts, res)]
     return ("ok", rows, res.duration_s, stats)
 
@@ -203,8 +204,9 @@ def test_forked_workers_equal_one_pass(tmp_path):
     res = kr.NdjsonReader(str(path), TARGETS, 0.01, workers=3, min_chunk_bytes=1).read()
     assert res.stats["workers"] == 3 and len(res.stats["worker_peak_rss_mib"]) == 3
     assert all(mib > 0 for mib in res.stats["worker_peak_rss_mib"])
+    assert len(res.stats["worker_cpu_s"]) == 3 and all(cpu >= 0 for cpu in res.stats["worker_cpu_s"])
     got = ("ok", [(r["metric"], r["threshold"], r["observed"], r["samples"], r["ok"]) for r in k6.evaluate(ts, res)],
-           res.duration_s, {k: v for k, v in res.stats.items() if k not in ("workers", "worker_peak_rss_mib")})
+           res.duration_s, {k: v for k, v in res.stats.items() if not k.startswith("worker")})
     assert_same(got, want)
     # read_results passes workers through; 0 means one per usable CPU
     res = kr.read_results(str(path), "ndjson", ts, workers=0)
