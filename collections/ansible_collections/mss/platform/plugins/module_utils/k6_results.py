@@ -34,10 +34,8 @@ import sys
 import time
 
 try:
-    import multiprocessing
     import resource
 except ImportError:  # pragma: no cover - not on POSIX: the parallel path is off
-    multiprocessing = None
     resource = None
 
 from ansible_collections.mss.platform.plugins.module_utils.k6 import (
@@ -496,11 +494,13 @@ def usable_cpus():
 
 
 def _fork_context():
-    if multiprocessing is None:
-        return None
+    """multiprocessing's fork context, imported only when a file is big enough to be read in parallel."""
+    if resource is None:
+        return None  # pragma: no cover
     try:
+        import multiprocessing  # pylint: disable=import-outside-toplevel
         return multiprocessing.get_context('fork')
-    except ValueError:  # pragma: no cover - no fork on this platform
+    except (ImportError, ValueError):  # pragma: no cover - no fork on this platform
         return None
 
 
@@ -738,7 +738,7 @@ class NdjsonReader:
     # -- parallel reading -------------------------------------------------------------------------------------
     def _plan(self):
         """Byte ranges for the workers, or None for one pass (workers=1, a gzip stream, a small file, no fork)."""
-        if self.workers == 1 or _fork_context() is None:
+        if self.workers == 1:
             return None
         try:
             size = os.path.getsize(self.path)
@@ -748,7 +748,7 @@ class NdjsonReader:
         except OSError:
             return None  # the single pass reports the error
         parts = min(self.workers or min(usable_cpus(), AUTO_WORKERS_MAX), size // self.min_chunk_bytes)
-        if parts < 2:
+        if parts < 2 or _fork_context() is None:
             return None
         ranges = split_ranges(self.path, size, parts)
         return ranges if len(ranges) > 1 else None
