@@ -1,11 +1,13 @@
 # Run as: /usr/bin/python3 <this file> (the systemd unit and redis_restore.yml do), hence no shebang.
 # Copyright: (c) 2026, MSS Platform engineering
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""RDB snapshot of every local Redis Cluster master: BGSAVE, copy with a manifest, retention, optional rsync.
+"""RDB snapshot of every local Redis Cluster master: BGSAVE, copy with a manifest, retention, copy to the backup host.
 
 A snapshot set is one directory per time stamp (hourly by default, the same name on every host) holding, for
 each master, <host>-<port>.rdb and <host>-<port>.json (node id, slot ranges, key count, sha256). The restore
 playbook (playbooks/redis_restore.yml) only accepts a set whose manifests cover the 16384 slots exactly once.
+With a remote ("user@backup-host") the set is pushed there with rsync over SSH (the config's "ssh" command: a
+dedicated key, a pinned host key); the backup host keeps the set under the same name and prunes old sets itself.
 """
 
 import argparse
@@ -70,6 +72,17 @@ def prune(backup_dir, hours, keep):
             shutil.rmtree(path)
 
 
+def push(conf, target, set_id, attempts=3):
+    """rsync this host's files of the set to the backup host; retried, since the network may blink."""
+    cmd = ["rsync", "-a", "-e", conf["ssh"], target + "/", "{}:{}/".format(conf["remote"], set_id)]
+    for attempt in range(1, attempts + 1):
+        if subprocess.run(cmd).returncode == 0:
+            return
+        if attempt < attempts:
+            time.sleep(10 * attempt)
+    raise RuntimeError("could not push {} to {} after {} attempts".format(target, conf["remote"], attempts))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--config", required=True)
@@ -111,9 +124,12 @@ def main(argv=None):
             json.dump(manifest, f, indent=2)
         done.append(manifest)
     prune(conf["backup_dir"], conf.get("retention_hours", 48), set_id)
-    if conf.get("rsync_target") and done:
-        subprocess.run(["rsync", "-a", target, conf["rsync_target"].rstrip("/") + "/"], check=True)
-    print(json.dumps({"set": set_id, "snapshots": [{"port": m["port"], "keys": m["keys"],
+    pushed = None
+    if conf.get("remote") and done:
+        # rrsync on the backup host roots the path in its set directory; the manifests travel with their RDBs
+        push(conf, target, set_id)
+        pushed = "{}:{}".format(conf["remote"], set_id)
+    print(json.dumps({"set": set_id, "pushed": pushed, "snapshots": [{"port": m["port"], "keys": m["keys"],
                                                     "slots": sum(b - a + 1 for a, b in m["slots"])}
                                                    for m in done], "unreachable": unreachable}))
     return 1 if unreachable and not done else 0
