@@ -21,7 +21,8 @@ if ! command -v docker >/dev/null 2>&1; then
 fi
 
 echo "docker-engine: starting dockerd (log: $log)"
-nohup dockerd >"$log" 2>&1 &
+# setsid: the engine outlives the shell (or job group) that happened to start it.
+setsid nohup dockerd >"$log" 2>&1 < /dev/null &
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then
     echo "docker-engine: ready ($(docker version --format '{{.Server.Version}}'))"
