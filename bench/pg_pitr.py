@@ -418,6 +418,18 @@ def state(markers: dict[str, int]) -> dict:
             "late": int(psql("SELECT count(*) FROM orders WHERE status = 'late'")), "markers": markers}
 
 
+def mark_target(phases: dict, backup_stop_lsn: str) -> dict:
+    """A restore target between two commits (clock-separated from both), the rows expected there, and the WAL
+    written since the backup ended (what recovery must replay)."""
+    expected = state(phases)
+    lsn = psql("SELECT pg_current_wal_lsn()")
+    time.sleep(1.2)
+    target = {"target": now_utc(), "expected": expected,
+              "wal_to_replay_bytes": int(psql(f"SELECT pg_wal_lsn_diff('{lsn}', '{backup_stop_lsn}')"))}
+    time.sleep(1.2)
+    return target
+
+
 def history(churn_pct: int, backup_stop_lsn: str) -> dict:
     """Two targets after the backup, then changes that must NOT be restored.
 
@@ -426,13 +438,7 @@ def history(churn_pct: int, backup_stop_lsn: str) -> dict:
     """
     targets = {}
     psql("INSERT INTO bench_marker (phase) SELECT 'before1' FROM generate_series(1, 1000)")
-    expected1 = state({"before1": 1000})
-    lsn1 = psql("SELECT pg_current_wal_lsn()")
-    time.sleep(1.2)
-    targets["after_backup"] = {"target": now_utc(), "expected": expected1,
-                               "wal_to_replay_bytes": int(psql(f"SELECT pg_wal_lsn_diff('{lsn1}', "
-                                                               f"'{backup_stop_lsn}')"))}
-    time.sleep(1.2)
+    targets["after_backup"] = mark_target({"before1": 1000}, backup_stop_lsn)
     # recovery stops at the first commit after the target, having replayed every WAL record before it: without
     # this small commit, that first commit would be the big UPDATE's and its whole WAL would be replayed
     psql("INSERT INTO bench_probe DEFAULT VALUES")
@@ -441,13 +447,7 @@ def history(churn_pct: int, backup_stop_lsn: str) -> dict:
     if modulo:
         psql(f"UPDATE orders SET status = 'refunded', amount = -amount WHERE id % {modulo} = 0", timeout=3600)
     psql("INSERT INTO bench_marker (phase) SELECT 'before2' FROM generate_series(1, 1000)")
-    expected2 = state({"before1": 1000, "before2": 1000})
-    lsn2 = psql("SELECT pg_current_wal_lsn()")
-    time.sleep(1.2)
-    targets["with_replay"] = {"target": now_utc(), "expected": expected2,
-                              "wal_to_replay_bytes": int(psql(f"SELECT pg_wal_lsn_diff('{lsn2}', "
-                                                              f"'{backup_stop_lsn}')"))}
-    time.sleep(1.2)
+    targets["with_replay"] = mark_target({"before1": 1000, "before2": 1000}, backup_stop_lsn)
     psql("INSERT INTO bench_marker (phase) SELECT 'after' FROM generate_series(1, 1000)")
     psql("UPDATE orders SET status = 'late' WHERE id % 1000 = 1")
     psql("DELETE FROM events WHERE id % 1000 = 2")
