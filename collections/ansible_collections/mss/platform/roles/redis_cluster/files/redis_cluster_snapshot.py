@@ -76,7 +76,7 @@ def push(conf, target, set_id, attempts=3):
     """rsync this host's files of the set to the backup host; retried, since the network may blink."""
     cmd = ["rsync", "-a", "-e", conf["ssh"], target + "/", "{}:{}/".format(conf["remote"], set_id)]
     for attempt in range(1, attempts + 1):
-        if subprocess.run(cmd).returncode == 0:
+        if subprocess.run(cmd, check=False).returncode == 0:
             return
         if attempt < attempts:
             time.sleep(10 * attempt)
@@ -129,9 +129,9 @@ def main(argv=None):
         # rrsync on the backup host roots the path in its set directory; the manifests travel with their RDBs
         push(conf, target, set_id)
         pushed = "{}:{}".format(conf["remote"], set_id)
-    print(json.dumps({"set": set_id, "pushed": pushed, "snapshots": [{"port": m["port"], "keys": m["keys"],
-                                                    "slots": sum(b - a + 1 for a, b in m["slots"])}
-                                                   for m in done], "unreachable": unreachable}))
+    snapshots = [{"port": m["port"], "keys": m["keys"], "slots": sum(b - a + 1 for a, b in m["slots"])}
+                 for m in done]
+    print(json.dumps({"set": set_id, "pushed": pushed, "snapshots": snapshots, "unreachable": unreachable}))
     return 1 if unreachable and not done else 0
 
 
