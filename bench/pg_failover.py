@@ -303,6 +303,19 @@ def summarize(results: list[dict]) -> dict:
     return summary
 
 
+def keep_earlier(results: list[dict]) -> list[dict]:
+    """A run of some scenarios keeps the recorded runs of the others (each run row says when it ran)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for row in results:
+        row.setdefault("date_utc", now)
+    path = RESULTS / "pg_failover.json"
+    if not path.exists():
+        return results
+    fresh = {r["config"] for r in results}
+    earlier = [r for r in json.loads(path.read_text()).get("runs", []) if r.get("config") not in fresh]
+    return earlier + results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
@@ -327,6 +340,7 @@ def main() -> int:
     finally:
         if created and not args.keep:
             molecule("destroy")
+    results = keep_earlier(results)
     summary = summarize(results)
     stab = next((r for r in results if r["config"] == "stability_tuned"), None)
     machine = {"nproc": os.cpu_count(), "load_avg_before": [round(x, 2) for x in load_before],
