@@ -86,7 +86,11 @@ def api(node: str, path: str, method: str = "GET", body: dict | None = None, tim
         req.add_header("Authorization", f"Basic {token}")
         req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the project's own containers
-        return json.loads(resp.read() or b"null")
+        body = resp.read()
+    try:
+        return json.loads(body or b"null")
+    except ValueError:  # /switchover and /restart answer in plain text
+        return body.decode(errors="replace")
 
 
 def views() -> dict[str, dict]:
@@ -257,8 +261,8 @@ ASYNC = {"synchronous_mode": False, "synchronous_mode_strict": False}
 SCENARIOS = ("node_loss", "sync", "etcd_leader_loss", "crash", "switchover", "stability")
 
 
-def run_scenarios(args, stamp: int) -> list[dict]:
-    results: list[dict] = []
+def run_scenarios(args, stamp: int, results: list[dict]) -> None:
+    """Appends each run's row to ``results`` as it ends (a later failure keeps the earlier rows)."""
     wanted = args.scenarios.split(",")
     if "node_loss" in wanted:
         for i in range(args.runs):  # interleaved: both configurations see the same machine load
@@ -285,7 +289,6 @@ def run_scenarios(args, stamp: int) -> list[dict]:
         set_config({**TUNED, **ASYNC})
     if "stability" in wanted:
         results.append(stability(args.stability_minutes))
-    return results
 
 
 def summarize(results: list[dict]) -> dict:
@@ -332,11 +335,16 @@ def main() -> int:
         molecule("prepare")
     molecule("converge")
     load_before = os.getloadavg()
+    results: list[dict] = []
+    error = None
     try:
         leader = wait_healthy()
         psql(leader, "CREATE TABLE IF NOT EXISTS bench_failover (run text, seq int, ts timestamptz DEFAULT now())")
         psql(leader, "GRANT INSERT, SELECT ON bench_failover TO app")
-        results = run_scenarios(args, int(time.time()))
+        run_scenarios(args, int(time.time()), results)
+    except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        print(f"benchmark interrupted: {error}", file=sys.stderr)
     finally:
         if created and not args.keep:
             molecule("destroy")
@@ -363,7 +371,7 @@ def main() -> int:
                   f"{stab['timeline_before']} -> {stab['timeline_after']})."]
     (RESULTS / "pg_failover.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    failed = any(s["no_recovery_runs"] for s in summary.values()) or (stab and stab["false_failovers"])
+    failed = error or any(s["no_recovery_runs"] for s in summary.values()) or (stab and stab["false_failovers"])
     return 1 if failed else 0
 
 
