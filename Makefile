@@ -20,7 +20,7 @@ export ANSIBLE_FORCE_COLOR := false
 export PY_COLORS := 0
 
 # Molecule scenarios run by `make test` (each converges real software in containers).
-MOLECULE_SCENARIOS ?= docker_host redis_cluster postgresql
+MOLECULE_SCENARIOS ?= postgresql redis_cluster docker_host
 # Stages of `make test`, in order; each is also a target of its own.
 TEST_STAGES ?= lint sanity units integration molecule
 
@@ -89,12 +89,9 @@ integration: venv security-venv
 	if [ "$$was_up" = 0 ] && [ "$${K8S_SIM_KEEP:-0}" != 1 ]; then $(TOP)/tests/k8s-sim/down.sh || true; fi
 	exit $$rc
 
+# Scenarios run MOLECULE_JOBS at a time (default 2), each logged whole when it ends; longest first.
 molecule: venv images
-	cd $(TOP)
-	for s in $(MOLECULE_SCENARIOS); do
-	  echo "=== molecule test -s $$s"
-	  molecule test -s $$s
-	done
+	$(TOP)/tests/harness/run-molecule.sh $(MOLECULE_SCENARIOS)
 
 bench: venv images
 	cd $(TOP)
