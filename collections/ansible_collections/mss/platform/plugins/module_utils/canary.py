@@ -67,13 +67,25 @@ class KubernetesApiError(CanaryError):
     pass
 
 
+# Writes are recorded in the object's managedFields under this name (not the client library's default).
+FIELD_MANAGER = "mss.platform.canary_weight"
+
+
+def _port_number(port):
+    """The port as a number: a selector holds an int, a VirtualService destination {"number": 80}."""
+    if isinstance(port, dict):
+        return port.get("number")
+    return port
+
+
 def describe_destination(selector):
-    """Human-readable form of a destination selector: host[/subset][:port]."""
+    """Human-readable form of a selector or a VirtualService destination: host[/subset][:port]."""
     text = str(selector.get("host"))
     if selector.get("subset"):
         text += "/" + str(selector["subset"])
-    if selector.get("port"):
-        text += ":" + str(selector["port"])
+    port = _port_number(selector.get("port"))
+    if port:
+        text += ":" + str(port)
     return text
 
 
@@ -121,8 +133,7 @@ def _matches(destination, selector):
     if selector.get("subset") and destination.get("subset") != selector.get("subset"):
         return False
     if selector.get("port"):
-        port = destination.get("port") or {}
-        if port.get("number") != selector.get("port"):
+        if _port_number(destination.get("port")) != selector.get("port"):
             return False
     return True
 
@@ -221,7 +232,8 @@ class VirtualServiceClient:
 
     def replace(self, namespace, name, body):
         try:
-            done = self.client.replace(self.resource, body, name=name, namespace=namespace)
+            done = self.client.replace(self.resource, body, name=name, namespace=namespace,
+                                       field_manager=FIELD_MANAGER)
         except Exception as e:  # API and transport errors all end up in one fail_json
             if ConflictError is not None and isinstance(e, ConflictError):
                 raise ResourceConflict(_reason(e)) from e

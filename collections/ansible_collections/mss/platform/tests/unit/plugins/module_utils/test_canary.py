@@ -61,6 +61,24 @@ def test_single_route_is_selected_without_name():
 
 def test_describe_destination():
     assert canary.describe_destination({"host": "a", "subset": "v2", "port": 80}) == "a/v2:80"
+    # a destination as written in a VirtualService: the port is {"number": N}
+    assert canary.describe_destination({"host": "a", "port": {"number": 80}}) == "a:80"
+    assert canary.describe_destination({"host": "a", "subset": "v1", "port": {}}) == "a/v1"
+
+
+def test_replace_names_the_module_as_field_manager():
+    calls = []
+
+    class Client:
+        def resource(self, kind, api_version):
+            return kind
+
+        def replace(self, resource, body, **params):
+            calls.append(params)
+            return body
+
+    canary.VirtualServiceClient(Client(), "networking.istio.io/v1").replace("ns", "web", vs())
+    assert calls == [{"name": "web", "namespace": "ns", "field_manager": "mss.platform.canary_weight"}]
 
 
 class Flaky:

@@ -63,6 +63,7 @@ class FakeK8SClient:
         self.known_kinds = known_kinds
         self.gets = 0
         self.replaces = []
+        self.field_managers = []
 
     def resource(self, kind, api_version):
         if not self.known_kinds:
@@ -77,8 +78,9 @@ class FakeK8SClient:
             raise NotFoundError(ApiException(status=404, reason="Not Found"))
         return FakeInstance(self.obj)
 
-    def replace(self, resource, definition, name, namespace):
+    def replace(self, resource, definition, name, namespace, field_manager=None):
         self.replaces.append(copy.deepcopy(definition))
+        self.field_managers.append(field_manager)
         if self.replace_error is not None:
             raise self.replace_error
         if self.conflicts > 0:
@@ -209,9 +211,9 @@ def test_conflict_where_the_other_writer_already_set_our_weights(monkeypatch):
     fake = FakeK8SClient(virtual_service(), conflicts=1)
     original = fake.replace
 
-    def replace_and_race(resource, definition, name, namespace):
+    def replace_and_race(resource, definition, name, namespace, field_manager=None):
         try:
-            return original(resource, definition, name, namespace)
+            return original(resource, definition, name, namespace, field_manager)
         except ConflictError:
             fake.obj["spec"]["http"][1]["route"][0]["weight"] = 90
             fake.obj["spec"]["http"][1]["route"][1]["weight"] = 10
@@ -239,6 +241,27 @@ def test_host_based_destinations(monkeypatch):
     out = run(monkeypatch, fake, base_args(route=None, stable={"host": "api-stable"},
                                            canary={"host": "api-canary", "port": 8080}, weight=25))
     assert out.result["weights"] == {"stable": 75, "canary": 25}
+
+
+def test_writes_are_recorded_under_the_module_field_manager(monkeypatch):
+    """Every replace, retries included, names the module as field manager (managedFields on the server)."""
+    fake = FakeK8SClient(virtual_service(), conflicts=2)
+    run(monkeypatch, fake, base_args(weight=30))
+    assert fake.field_managers == ["mss.platform.canary_weight"] * 3
+
+
+def test_missing_destination_message_prints_ports_as_numbers(monkeypatch):
+    route = {"name": "api", "route": [
+        {"destination": {"host": "api-stable", "port": {"number": 8080}}, "weight": 100},
+        {"destination": {"host": "api-canary", "port": {"number": 8080}}, "weight": 0}]}
+    fake = FakeK8SClient(virtual_service([route]))
+    out = run(monkeypatch, fake, base_args(route=None, stable={"host": "api-stable"},
+                                           canary={"host": "api-next", "port": 8080}, weight=25))
+    assert out.result["failed"] is True
+    assert "its destinations: api-stable:8080, api-canary:8080" in out.result["msg"]
+    assert "number" not in out.result["msg"] and "{" not in out.result["msg"]
+    assert "canary destination api-next:8080 is not in the route" in out.result["msg"]
+    assert fake.replaces == []
 
 
 def test_api_version_is_passed_to_the_resource_lookup(monkeypatch):
