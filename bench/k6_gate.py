@@ -145,9 +145,7 @@ def run_gate(path, accuracy, workers):
 def run_exact(path, _accuracy, _workers):
     """Reference: parse every line with json.loads, keep every value, sort (k6's classic TrendSink)."""
     from ansible_collections.mss.platform.plugins.module_utils import k6
-    from ansible_collections.mss.platform.plugins.module_utils.k6_results import (
-        _TimeSpan,
-    )
+    from ansible_collections.mss.platform.plugins.module_utils.k6_ndjson import TimeSpan as _TimeSpan
     ts = k6.ThresholdSet(k6.DEFAULT_THRESHOLDS)
     start = time.perf_counter()
     span = _TimeSpan()

@@ -37,10 +37,8 @@ RESULTS = ROOT / "bench" / "results"
 import redis  # noqa: E402
 from redis.crc import key_slot  # noqa: E402
 
-from ansible_collections.mss.platform.plugins.module_utils.redis_cluster import (  # noqa: E402
-    NodeSpec,
-    RedisClusterManager,
-)
+from ansible_collections.mss.platform.plugins.module_utils.redis_cluster import RedisClusterManager  # noqa: E402
+from ansible_collections.mss.platform.plugins.module_utils.redis_cluster_plan import NodeSpec  # noqa: E402
 
 GOAL_SECONDS = 5.0
 MAX_WAIT = 90.0

@@ -12,9 +12,9 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster
 
 from ansible_collections.mss.platform.plugins.modules.redis_cluster import client_factory
-from ansible_collections.mss.platform.plugins.module_utils.redis_cluster import (
+from ansible_collections.mss.platform.plugins.module_utils.redis_cluster import RedisClusterManager
+from ansible_collections.mss.platform.plugins.module_utils.redis_cluster_plan import (
     RedisClusterError,
-    RedisClusterManager,
     specs_from_params,
 )
 

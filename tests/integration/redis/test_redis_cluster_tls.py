@@ -14,10 +14,8 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster
 from test_redis_cluster_module import declare, run_module
 
-from ansible_collections.mss.platform.plugins.module_utils.redis_cluster import (
-    RedisClusterManager,
-    specs_from_params,
-)
+from ansible_collections.mss.platform.plugins.module_utils.redis_cluster import RedisClusterManager
+from ansible_collections.mss.platform.plugins.module_utils.redis_cluster_plan import specs_from_params
 from ansible_collections.mss.platform.plugins.modules.redis_cluster import client_factory
 
 PASSWORD = "integration-secret"  # same test-only password as conftest.py

@@ -4,7 +4,7 @@
 # ruff: noqa: UP001, UP009, UP010, UP031
 # (ansible-test sanity wants the Python 2 era module header and %-formatting; explicit if-compare is faster
 # than min()/max() in the per-sample path)
-"""k6 threshold grammar, metric model, evaluation and CI reports for the k6_gate module.
+"""k6 threshold grammar, metric model and evaluation for the k6_gate module (reports: k6_reports).
 
 The grammar follows k6's own parser (grafana/k6 metrics/thresholds_parser.go, the BNF in
 parseThresholdExpression, and metrics/metric.go ParseMetricName/AddSubmetric for tag sub-metrics).
@@ -17,7 +17,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
-import xml.etree.ElementTree as ET
+from collections import namedtuple
 
 
 class K6GateError(Exception):
@@ -33,7 +33,11 @@ class K6FormatError(K6GateError):
 
 
 class K6MissingDependencyError(K6GateError):
-    """A library the requested evaluation needs is not importable."""
+    """A library the requested evaluation needs is not importable; ``exception`` is why (the import error)."""
+
+    def __init__(self, message, exception=None):
+        super(K6MissingDependencyError, self).__init__(message)
+        self.exception = exception
 
 
 # Metric types as k6 names them (metrics/metric_type.go).
@@ -77,18 +81,10 @@ def _parse_float(text, what, source):
     return value
 
 
-class Threshold:
-    """One parsed threshold expression such as ``p(95) < 200``."""
+class Threshold(namedtuple('Threshold', ('source', 'method', 'percentile', 'operator', 'limit', 'abort_on_fail'))):
+    """One parsed threshold expression such as ``p(95) < 200`` (immutable)."""
 
-    __slots__ = ('abort_on_fail', 'limit', 'method', 'operator', 'percentile', 'source')
-
-    def __init__(self, source, method, percentile, operator, limit, abort_on_fail=False):
-        self.source = source
-        self.method = method
-        self.percentile = percentile
-        self.operator = operator
-        self.limit = limit
-        self.abort_on_fail = abort_on_fail
+    __slots__ = ()
 
     @property
     def aggregation(self):
@@ -310,19 +306,24 @@ def evaluate(threshold_set, results):
                                         % (thr.aggregation, expr, results.format))
                 rows.append(_result_row(expr, thr, False, mdata=mdata, reason=reason))
                 continue
-            if not isinstance(observed, (int, float)) or isinstance(observed, bool) or math.isnan(observed):
+            if not is_number(observed) or math.isnan(observed):
                 rows.append(_result_row(expr, thr, False, mdata=mdata,
                                         reason='aggregation %s of %s is not a number: %r'
                                         % (thr.aggregation, expr, observed)))
                 continue
             ok = thr.compare(observed)
             reason = None if ok else '%s %s=%s, limit %s%s' % (
-                expr, thr.aggregation, _fmt_num(observed), thr.operator, _fmt_g(thr.limit))
+                expr, thr.aggregation, format_number(observed), thr.operator, _fmt_g(thr.limit))
             rows.append(_result_row(expr, thr, ok, observed=float(observed), reason=reason, mdata=mdata))
     return rows
 
 
-def _fmt_num(value):
+def is_number(value):
+    """A JSON number (bool is not one)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def format_number(value):
     if value is None:
         return '-'
     return '%.6g' % value
@@ -337,59 +338,3 @@ def summarize(rows):
         'failed': len(failed),
         'disagreements': len(disagreements),
     }
-
-
-def render_junit(rows, error=None, suite_name='k6_gate'):
-    """A JUnit XML document: one testcase per threshold (or one errored testcase when the gate
-    could not evaluate at all). Deterministic (no timestamps) so rewriting it is idempotent."""
-    root = ET.Element('testsuites', name=suite_name)
-    suite = ET.SubElement(root, 'testsuite', name=suite_name)
-    failures = 0
-    errors = 0
-    if error is not None:
-        case = ET.SubElement(suite, 'testcase', classname=suite_name, name='read k6 results')
-        node = ET.SubElement(case, 'error', message=error, type='K6GateError')
-        node.text = error
-        errors = 1
-    for row in rows:
-        case = ET.SubElement(suite, 'testcase', classname='%s.%s' % (suite_name, row['metric']),
-                             name='%s: %s' % (row['metric'], row['threshold']))
-        out = ET.SubElement(case, 'system-out')
-        out.text = 'observed %s=%s' % (row['aggregation'], _fmt_num(row['observed']))
-        if not row['ok']:
-            failures += 1
-            node = ET.SubElement(case, 'failure', message=row['reason'] or 'threshold failed', type='threshold')
-            node.text = row['reason'] or 'threshold failed'
-    total = len(rows) + (1 if error is not None else 0)
-    for node in (root, suite):
-        node.set('tests', str(total))
-        node.set('failures', str(failures))
-        node.set('errors', str(errors))
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding='unicode') + '\n'
-
-
-def _md_cell(text):
-    return str(text).replace('|', '\\|').replace('\n', ' ')
-
-
-def render_markdown(rows, summary=None, fmt=None, error=None, path=None):
-    lines = ['# k6 gate', '']
-    if error is not None:
-        lines += ['**FAILED**: the results could not be evaluated: %s' % _md_cell(error), '']
-        return '\n'.join(lines) + '\n'
-    summary = summary or summarize(rows)
-    verdict = 'PASSED' if summary['passed'] else 'FAILED'
-    lines.append('**%s**: %d of %d thresholds passed (results: %s%s).' % (
-        verdict, summary['total'] - summary['failed'], summary['total'], fmt or '?',
-        ', %s' % _md_cell(path) if path else ''))
-    lines += ['', '| Result | Metric | Threshold | Observed | k6 verdict |', '|---|---|---|---|---|']
-    for row in rows:
-        k6 = '-' if row['k6_ok'] is None else ('pass' if row['k6_ok'] else 'fail')
-        lines.append('| %s | `%s` | `%s` | %s | %s |' % (
-            'pass' if row['ok'] else 'FAIL', _md_cell(row['metric']), _md_cell(row['threshold']),
-            _md_cell('%s=%s' % (row['aggregation'], _fmt_num(row['observed']))), k6))
-    failed = [r for r in rows if not r['ok']]
-    if failed:
-        lines += ['', 'Failures:', '']
-        lines += ['- %s' % _md_cell(r['reason']) for r in failed]
-    return '\n'.join(lines) + '\n'

@@ -218,22 +218,23 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.mss.platform.plugins.module_utils.k6 import (
     DEFAULT_THRESHOLDS,
     K6GateError,
+    K6MissingDependencyError,
     ThresholdSet,
     evaluate,
-    render_junit,
-    render_markdown,
     summarize,
 )
-from ansible_collections.mss.platform.plugins.module_utils.k6_results import (
-    DDSKETCH_IMPORT_ERROR,
-    HAS_DDSKETCH,
-    detect_format,
-    read_results,
-)
+from ansible_collections.mss.platform.plugins.module_utils.k6_ndjson import DDSKETCH_IMPORT_ERROR, HAS_DDSKETCH
+from ansible_collections.mss.platform.plugins.module_utils.k6_reports import render_junit, render_markdown
+from ansible_collections.mss.platform.plugins.module_utils.k6_results import detect_format, read_results
 
 
 class K6Gate:
-    """Reads one k6 results file, evaluates the thresholds and writes the reports."""
+    """Reads one k6 results file, evaluates the thresholds and writes the reports.
+
+    ``outcome()`` is the one place where every error becomes a result: a K6GateError (unreadable results, a
+    malformed threshold, ddsketch missing for NDJSON, a report that cannot be written) still writes the error
+    reports and gives a failed result; a breach gives a failed result when O(fail_on_breach) is on.
+    """
 
     def __init__(self, module):
         self.module = module
@@ -245,13 +246,35 @@ class K6Gate:
         spec = self.params['thresholds']
         return ThresholdSet(DEFAULT_THRESHOLDS if spec is None else spec)
 
+    def outcome(self):
+        """(result, warnings, failed): what main() hands to exit_json or fail_json."""
+        try:
+            result, warnings = self.run()
+        except K6GateError as exc:
+            why = getattr(exc, 'exception', None) or traceback.format_exc()
+            try:
+                self.write_reports([], error=str(exc))
+            except K6GateError:
+                pass  # the error that stopped the gate is the one to report
+            return dict(msg='k6 gate failed closed: %s' % exc, changed=self.changed, passed=False,
+                        reports=self.reports, exception=why), [], True
+        summary = result['summary']
+        failed = not result['passed'] and self.params['fail_on_breach']
+        if failed:
+            result['msg'] = 'k6 gate: %d of %d thresholds failed: %s' % (
+                summary['failed'], summary['total'], '; '.join(result['failed_thresholds']))
+        else:
+            result['msg'] = 'k6 gate: %d of %d thresholds passed' % (
+                summary['total'] - summary['failed'], summary['total'])
+        return result, warnings, failed
+
     def run(self):
         threshold_set = self.thresholds()
         fmt = self.params['format']
         if fmt == 'auto':
             fmt = detect_format(self.params['path'])
         if fmt == 'ndjson' and not HAS_DDSKETCH:
-            self.module.fail_json(msg=missing_required_lib('ddsketch'), exception=str(DDSKETCH_IMPORT_ERROR))
+            raise K6MissingDependencyError(missing_required_lib('ddsketch'), exception=str(DDSKETCH_IMPORT_ERROR))
         if self.params['workers'] < 0:
             raise K6GateError('workers must be 0 (one per usable CPU) or a positive number, got %d'
                               % self.params['workers'])
@@ -319,24 +342,12 @@ def argument_spec():
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    gate = K6Gate(module)
-    try:
-        result, warnings = gate.run()
-    except K6GateError as e:
-        try:
-            gate.write_reports([], error=str(e))
-        except K6GateError:
-            pass
-        module.fail_json(msg='k6 gate failed closed: %s' % e, changed=gate.changed, passed=False,
-                         reports=gate.reports, exception=traceback.format_exc())
+    result, warnings, failed = K6Gate(module).outcome()
     for warning in warnings:
         module.warn(warning)
-    if not result['passed'] and module.params['fail_on_breach']:
-        module.fail_json(msg='k6 gate: %d of %d thresholds failed: %s' % (
-            result['summary']['failed'], result['summary']['total'], '; '.join(result['failed_thresholds'])),
-            **result)
-    module.exit_json(msg='k6 gate: %d of %d thresholds passed' % (
-        result['summary']['total'] - result['summary']['failed'], result['summary']['total']), **result)
+    if failed:
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

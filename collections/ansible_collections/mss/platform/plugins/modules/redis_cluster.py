@@ -222,9 +222,9 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.mss.platform.plugins.module_utils.redis_cluster import (
+from ansible_collections.mss.platform.plugins.module_utils.redis_cluster import RedisClusterManager
+from ansible_collections.mss.platform.plugins.module_utils.redis_cluster_plan import (
     RedisClusterError,
-    RedisClusterManager,
     specs_from_params,
 )
 

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, MSS Platform engineering
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""k6 threshold grammar, evaluation and reports (module_utils/k6.py).
+"""k6 threshold grammar and evaluation (module_utils/k6.py).
 
 The grammar cases follow grafana/k6 metrics/thresholds_parser.go (BNF of parseThresholdExpression) and
 metrics/metric.go (ParseMetricName); the aggregations per type follow metrics/sink.go.
@@ -9,7 +9,6 @@ metrics/metric.go (ParseMetricName); the aggregations per type follow metrics/si
 from __future__ import annotations
 
 import operator
-import xml.etree.ElementTree as ET
 
 import pytest
 from ansible_collections.mss.platform.plugins.module_utils import k6
@@ -163,19 +162,3 @@ def test_cross_check_matches_k6_verdict_whatever_the_spacing():
     rows = k6.evaluate(ts, _results({("m", ()): data}))
     assert rows[0]["ok"] is False and rows[0]["k6_ok"] is True
     assert k6.summarize(rows)["disagreements"] == 1
-
-
-def test_reports_render_failures_and_errors():
-    ts = k6.ThresholdSet({"m{name:a&b}": ["avg<1", "max<9"]})
-    data = k6.MetricData("m", k6.TREND, {"avg": 2.0, "max": 3.0})
-    rows = k6.evaluate(ts, _results({("m", (("name", "a&b"),)): data}))
-    xml = k6.render_junit(rows)
-    root = ET.fromstring(xml.split("\n", 1)[1])
-    assert root.get("tests") == "2" and root.get("failures") == "1" and root.get("errors") == "0"
-    assert root.find("./testsuite/testcase/failure").get("message").startswith("m{name:a&b} avg=2")
-    assert k6.render_junit(rows) == xml  # deterministic: rewriting it is idempotent
-    md = k6.render_markdown(rows, fmt="ndjson")
-    assert "**FAILED**: 1 of 2 thresholds passed" in md and "| FAIL | `m{name:a&b}` | `avg<1`" in md
-    err = k6.render_junit([], error="results file x is empty")
-    assert ET.fromstring(err.split("\n", 1)[1]).get("errors") == "1"
-    assert "could not be evaluated: results file x is empty" in k6.render_markdown([], error="results file x is empty")

@@ -13,7 +13,7 @@ import os
 import xml.etree.ElementTree as ET
 
 import pytest
-from ansible_collections.mss.platform.plugins.module_utils import k6_results
+from ansible_collections.mss.platform.plugins.module_utils import k6_ndjson, k6_parallel
 from ansible_collections.mss.platform.plugins.modules import k6_gate
 
 from .utils import AnsibleExitJson, AnsibleFailJson, patch_exit_fail, set_module_args
@@ -122,7 +122,30 @@ def test_missing_ddsketch_uses_missing_required_lib(monkeypatch):
     assert "ddsketch" in result["msg"] and "Failed to import" in result["msg"]
     # summaries need no ddsketch
     assert run({"path": os.path.join(FIX, "handle_summary.json")})["passed"] is True
-    assert k6_results.HAS_DDSKETCH  # only the module's view was patched
+    assert k6_ndjson.HAS_DDSKETCH  # only the module's view was patched
+
+
+def test_missing_ddsketch_still_writes_the_error_reports(tmp_path, monkeypatch):
+    """The missing library goes through the one error path: reports say why, the result says it failed closed."""
+    monkeypatch.setattr(k6_gate, "HAS_DDSKETCH", False)
+    monkeypatch.setattr(k6_gate, "DDSKETCH_IMPORT_ERROR", ImportError("No module named 'ddsketch'"))
+    junit = tmp_path / "gate.xml"
+    md = tmp_path / "gate.md"
+    result = run({"path": os.path.join(FIX, "ndjson_small.ndjson"), "junit_path": str(junit),
+                  "markdown_path": str(md)}, AnsibleFailJson)
+    assert result["msg"].startswith("k6 gate failed closed: Failed to import the required Python library (ddsketch)")
+    assert result["passed"] is False and result["changed"] is True
+    assert result["reports"] == [str(junit), str(md)]
+    assert result["exception"] == "No module named 'ddsketch'"
+    root = ET.parse(junit).getroot()
+    assert root.get("tests") == "1" and root.get("errors") == "1" and root.get("failures") == "0"
+    assert "(ddsketch)" in root.find("./testsuite/testcase/error").get("message")
+    assert "**FAILED**: the results could not be evaluated: Failed to import" in md.read_text()
+    # check mode: the same verdict, nothing written
+    junit.unlink()
+    result = run({"path": os.path.join(FIX, "ndjson_small.ndjson"), "junit_path": str(junit),
+                  "_ansible_check_mode": True}, AnsibleFailJson)
+    assert result["reports"] == [str(junit)] and result["changed"] is True and not junit.exists()
 
 
 def test_documentation_matches_argument_spec():
@@ -139,7 +162,7 @@ def test_documentation_matches_argument_spec():
 
 
 def test_workers_option(tmp_path, monkeypatch):
-    monkeypatch.setattr(k6_results.NdjsonReader, "MIN_CHUNK_BYTES", 1)  # the forked readers see the patch too
+    monkeypatch.setattr(k6_parallel.NdjsonReader, "MIN_CHUNK_BYTES", 1)  # the forked readers see the patch too
     path = os.path.join(FIX, "ndjson_small.ndjson")
     one = run({"path": path, "fail_on_breach": False, "workers": 1})
     two = run({"path": path, "fail_on_breach": False, "workers": 2})

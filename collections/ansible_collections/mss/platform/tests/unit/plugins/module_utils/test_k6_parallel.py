@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, MSS Platform engineering
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # ruff: noqa: UP031
-"""The parallel NDJSON path (module_utils/k6_results.py): ranges, merge, and failures in any range.
+"""The parallel NDJSON path (module_utils/k6_parallel.py): ranges, merge, and failures in any range.
 
 The merge must give what one pass gives: the same observed values (up to the floating-point order of sums),
 the same sample counts, duration and statistics, and for a bad file the same error naming the same line.
@@ -16,11 +16,13 @@ import os
 
 import pytest
 from ansible_collections.mss.platform.plugins.module_utils import k6
+from ansible_collections.mss.platform.plugins.module_utils import k6_ndjson as kn
+from ansible_collections.mss.platform.plugins.module_utils import k6_parallel as kp
 from ansible_collections.mss.platform.plugins.module_utils import k6_results as kr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .test_k6_results import SPEC, ndjson_files
+from .k6_helpers import SPEC, ndjson_files
 
 FIX = os.path.join(os.path.dirname(__file__), "..", "modules", "fixtures", "k6")
 SMALL = os.path.join(FIX, "ndjson_small.ndjson")
@@ -45,7 +47,7 @@ BAD_LINES = [
 def outcome(path, ranges=None, head_bytes=None, spec=None, workers=1, **kw):
     """What the gate sees: ('ok', rows, duration, stats) or ('error', message)."""
     ts = k6.ThresholdSet(spec) if spec else THRESHOLDS
-    reader = kr.NdjsonReader(str(path), [(m, t) for _e, m, t, _thr in ts.targets], 0.01, workers=workers, **kw)
+    reader = kp.NdjsonReader(str(path), [(m, t) for _e, m, t, _thr in ts.targets], 0.01, workers=workers, **kw)
     if head_bytes is not None:
         reader.HEAD_BYTES = head_bytes
     try:
@@ -152,7 +154,7 @@ def test_split_into_many_ranges_equals_one_pass(tmp_path, case, data):
 def test_split_ranges_cover_the_file_at_line_boundaries(tmp_path_factory, raw, parts):
     path = tmp_path_factory.mktemp("r") / "r.bin"
     path.write_bytes(raw)
-    ranges = kr.split_ranges(str(path), len(raw), parts)
+    ranges = kp.split_ranges(str(path), len(raw), parts)
     assert len(ranges) <= max(parts, 1)
     assert ranges[0][0] == 0 and ranges[-1][1] == len(raw)
     for (_s1, e1), (s2, _e2) in zip(ranges, ranges[1:], strict=False):
@@ -166,7 +168,7 @@ def test_range_batches_split_lines_like_readlines(tmp_path):
     path.write_bytes(raw)
     starts = line_starts(raw)
     with open(path, "rb") as handle:
-        got = [line for batch in kr._range_batches(handle, starts[7], starts[4000], hint=1000) for line in batch]
+        got = [line for batch in kp._range_batches(handle, starts[7], starts[4000], hint=1000) for line in batch]
     by_newline = [line + b"\n" for line in raw.split(b"\n")[:-1]]  # \r is not a line end here
     assert got == by_newline[7:4000] and len(got) == 3993
 
@@ -202,7 +204,7 @@ def test_forked_workers_equal_one_pass(tmp_path):
     path = _file(tmp_path, [text])
     want = outcome(path)
     ts = k6.ThresholdSet(SPEC)
-    res = kr.NdjsonReader(str(path), TARGETS, 0.01, workers=3, min_chunk_bytes=1).read()
+    res = kp.NdjsonReader(str(path), TARGETS, 0.01, workers=3, min_chunk_bytes=1).read()
     assert res.stats["workers"] == 3 and len(res.stats["worker_peak_rss_mib"]) == 3
     assert all(mib > 0 for mib in res.stats["worker_peak_rss_mib"])
     assert len(res.stats["worker_cpu_s"]) == 3 and all(cpu >= 0 for cpu in res.stats["worker_cpu_s"])
@@ -212,7 +214,7 @@ def test_forked_workers_equal_one_pass(tmp_path):
     # read_results passes workers through; 0 means one per usable CPU
     res = kr.read_results(str(path), "ndjson", ts, workers=0)
     assert res.stats["workers"] == 1  # below min_chunk_bytes per worker: one pass
-    assert kr.usable_cpus() >= 1
+    assert kp.usable_cpus() >= 1
 
 
 def test_forked_worker_error_names_the_file_line(tmp_path):
@@ -220,7 +222,7 @@ def test_forked_worker_error_names_the_file_line(tmp_path):
     lines.insert(2500, BAD_LINES[4])
     path = _file(tmp_path, lines)
     with pytest.raises(k6.K6FormatError, match="line 2501: malformed or truncated JSON"):
-        kr.NdjsonReader(str(path), TARGETS, 0.01, workers=4, min_chunk_bytes=1).read()
+        kp.NdjsonReader(str(path), TARGETS, 0.01, workers=4, min_chunk_bytes=1).read()
 
 
 def test_forked_truncated_file_fails(tmp_path):
@@ -228,7 +230,7 @@ def test_forked_truncated_file_fails(tmp_path):
     path = tmp_path / "t.ndjson"
     path.write_bytes(raw[:-25])
     with pytest.raises(k6.K6FormatError, match="line 3002: malformed or truncated"):
-        kr.NdjsonReader(str(path), TARGETS, 0.01, workers=2, min_chunk_bytes=1).read()
+        kp.NdjsonReader(str(path), TARGETS, 0.01, workers=2, min_chunk_bytes=1).read()
 
 
 def test_worker_crash_fails_closed(tmp_path, monkeypatch):
@@ -237,16 +239,16 @@ def test_worker_crash_fails_closed(tmp_path, monkeypatch):
     def boom(*_args):
         raise MemoryError("no room")
 
-    monkeypatch.setattr(kr, "_read_range", boom)  # the forked workers inherit the patch
+    monkeypatch.setattr(kp, "_read_range", boom)  # the forked workers inherit the patch
     with pytest.raises(k6.K6FormatError, match="worker failed: MemoryError: no room"):
-        kr.NdjsonReader(str(path), TARGETS, 0.01, workers=2, min_chunk_bytes=1).read()
+        kp.NdjsonReader(str(path), TARGETS, 0.01, workers=2, min_chunk_bytes=1).read()
 
     def die(*_args):
         os._exit(3)
 
-    monkeypatch.setattr(kr, "_read_range", die)
+    monkeypatch.setattr(kp, "_read_range", die)
     with pytest.raises(k6.K6FormatError, match=r"died \(exit code 3\)"):
-        kr.NdjsonReader(str(path), TARGETS, 0.01, workers=2, min_chunk_bytes=1).read()
+        kp.NdjsonReader(str(path), TARGETS, 0.01, workers=2, min_chunk_bytes=1).read()
 
 
 def test_point_before_its_metric_line_across_ranges(tmp_path):
@@ -282,19 +284,19 @@ def test_small_gzip_and_single_worker_files_take_one_pass(tmp_path):
     path = tmp_path / "g.ndjson.gz"
     with open(SMALL, "rb") as src, gzip.open(path, "wb") as dst:
         dst.write(src.read())
-    reader = kr.NdjsonReader(str(path), [("http_reqs", {})], 0.01, workers=4, min_chunk_bytes=1)
+    reader = kp.NdjsonReader(str(path), [("http_reqs", {})], 0.01, workers=4, min_chunk_bytes=1)
     assert reader._plan() is None and reader.read().stats["workers"] == 1
-    assert kr.NdjsonReader(SMALL, [("http_reqs", {})], 0.01, workers=1, min_chunk_bytes=1)._plan() is None
-    assert kr.NdjsonReader(SMALL, [("http_reqs", {})], 0.01, workers=2)._plan() is None  # < 2 x 32 MiB
-    plan = kr.NdjsonReader(SMALL, [("http_reqs", {})], 0.01, workers=2, min_chunk_bytes=1)._plan()
+    assert kp.NdjsonReader(SMALL, [("http_reqs", {})], 0.01, workers=1, min_chunk_bytes=1)._plan() is None
+    assert kp.NdjsonReader(SMALL, [("http_reqs", {})], 0.01, workers=2)._plan() is None  # < 2 x 32 MiB
+    plan = kp.NdjsonReader(SMALL, [("http_reqs", {})], 0.01, workers=2, min_chunk_bytes=1)._plan()
     assert len(plan) == 2 and plan[-1][1] == os.path.getsize(SMALL)
     with pytest.raises(k6.K6GateError, match="workers must be"):
-        kr.NdjsonReader(SMALL, [("http_reqs", {})], 0.01, workers=-1)
+        kp.NdjsonReader(SMALL, [("http_reqs", {})], 0.01, workers=-1)
 
 
 def test_accumulator_merge_refuses_another_type():
-    acc = kr._Accumulator(k6.TREND, 0.01)
-    other = kr._Accumulator(k6.COUNTER, 0.01)
+    acc = kn.Accumulator(k6.TREND, 0.01)
+    other = kn.Accumulator(k6.COUNTER, 0.01)
     other.add(1.0)
     with pytest.raises(k6.K6GateError, match="cannot merge"):
         acc.merge(other.export())
@@ -318,14 +320,14 @@ def test_cgroup_cpu_limit(tmp_path, v2, v1, want):
         (tmp_path / "quota").write_text(v1[0])
         (tmp_path / "period").write_text(v1[1])
     files.append((str(tmp_path / "quota"), str(tmp_path / "period")))
-    assert kr._cgroup_cpu_limit(files) == want
+    assert kp._cgroup_cpu_limit(files) == want
 
 
 def test_usable_cpus_honours_a_cgroup_quota(monkeypatch):
-    monkeypatch.setattr(kr, "_cgroup_cpu_limit", lambda: 1)
-    assert kr.usable_cpus() == 1
-    monkeypatch.setattr(kr, "_cgroup_cpu_limit", lambda: None)
-    assert kr.usable_cpus() == len(os.sched_getaffinity(0))
-    monkeypatch.setattr(kr, "usable_cpus", lambda: 64)
-    plan = kr.NdjsonReader(SMALL, [("http_reqs", {})], 0.01, workers=0, min_chunk_bytes=1)._plan()
-    assert len(plan) == kr.AUTO_WORKERS_MAX  # auto never forks more than 8
+    monkeypatch.setattr(kp, "_cgroup_cpu_limit", lambda: 1)
+    assert kp.usable_cpus() == 1
+    monkeypatch.setattr(kp, "_cgroup_cpu_limit", lambda: None)
+    assert kp.usable_cpus() == len(os.sched_getaffinity(0))
+    monkeypatch.setattr(kp, "usable_cpus", lambda: 64)
+    plan = kp.NdjsonReader(SMALL, [("http_reqs", {})], 0.01, workers=0, min_chunk_bytes=1)._plan()
+    assert len(plan) == kp.AUTO_WORKERS_MAX  # auto never forks more than 8

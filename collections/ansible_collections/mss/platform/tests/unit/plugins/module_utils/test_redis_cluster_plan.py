@@ -1,12 +1,12 @@
 # Copyright: (c) 2026, MSS Platform engineering
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Planner of the redis_cluster module: pure functions, no server."""
+"""Planner of the redis_cluster module (module_utils/redis_cluster_plan.py): pure functions, no server."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mss.platform.plugins.module_utils.redis_cluster import (
+from ansible_collections.mss.platform.plugins.module_utils.redis_cluster_plan import (
     CLUSTER_SLOTS,
     ClusterState,
     NodeSpec,
