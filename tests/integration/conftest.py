@@ -2,7 +2,8 @@
 
 kubeconfig_path and api_client skip, with the reason, when no kubeconfig is found or /readyz does not answer
 (under MSS_NO_SKIP=1, as in `make test`, such a skip is a failure: see tests/conftest.py). k8s_inventory and
-run_playbook run a playbook on the k8s_control inventory of the local environment.
+run_playbook run a playbook on the k8s_control inventory of the local environment, with k8s_kubeconfig (the
+connection every play sets once with module_defaults on group/mss.platform.k8s) pointing at the cluster.
 K8S_SIM_KUBECONFIG overrides the default path <repo>/.cache/k8s-sim/kubeconfig.
 """
 
@@ -84,12 +85,7 @@ def run_playbook(k8s_inventory: Path, kubeconfig_path: Path, tmp_path_factory: p
 
     def run(playbook: str | Path, extra_vars: dict, *args: str, timeout: int = 900) -> PlaybookRun:
         vars_file = workdir / f"vars-{next(counter)}.json"
-        vars_file.write_text(json.dumps({
-            "k8s_kubeconfig": str(kubeconfig_path),
-            "app_kubeconfig": str(kubeconfig_path),
-            "istio_kubeconfig": str(kubeconfig_path),
-            **extra_vars,
-        }))
+        vars_file.write_text(json.dumps({"k8s_kubeconfig": str(kubeconfig_path), **extra_vars}))
         path = Path(playbook)
         if not path.is_absolute():
             path = REPO / "playbooks" / path
@@ -102,6 +98,13 @@ def run_playbook(k8s_inventory: Path, kubeconfig_path: Path, tmp_path_factory: p
         return PlaybookRun(proc)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def k8s_module_defaults() -> dict:
+    """What a test's own play needs to talk to the cluster: the connection chosen once, as playbooks/*.yml do."""
+    return {"group/mss.platform.k8s": {"kubeconfig": "{{ k8s_kubeconfig | default(omit, true) }}",
+                                       "context": "{{ k8s_context | default(omit, true) }}"}}
 
 
 @pytest.fixture(scope="session")

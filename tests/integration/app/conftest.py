@@ -47,7 +47,9 @@ def run_playbook(kubeconfig_path: Path, tmp_path_factory: pytest.TempPathFactory
                 "hosts": "localhost",
                 "connection": "local",
                 "gather_facts": False,
-                "vars": {"app_kubeconfig": str(kubeconfig_path), **role_vars},
+                # The connection, chosen once for the play (as playbooks/deploy_app.yml does).
+                "module_defaults": {"group/mss.platform.k8s": {"kubeconfig": str(kubeconfig_path)}},
+                "vars": role_vars,
                 "roles": [{"role": "mss.platform.app"}],
             }
         ]

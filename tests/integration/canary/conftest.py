@@ -46,7 +46,8 @@ def virtual_service(api_version="networking.istio.io/v1", namespace="mss", name=
 
 def base_vars(kubeconfig, **extra):
     data = {
-        "canary_kubeconfig": str(kubeconfig),
+        # The connection of playbooks/canary.yml (module_defaults on group/mss.platform.k8s).
+        "k8s_kubeconfig": str(kubeconfig),
         "canary_virtual_service": "mss-frontend",
         "canary_namespace": "mss",
         "canary_route": "primary",

@@ -162,6 +162,37 @@ def test_module_changes_only_the_weights(k8s, namespace, tmp_path, version):
     assert read_vs(k8s, namespace, version)["metadata"]["resourceVersion"] == after["metadata"]["resourceVersion"]
 
 
+def test_module_writes_under_its_own_field_manager(k8s, namespace, tmp_path):
+    """The API server records the module's write in managedFields under the module's name."""
+    before = create_vs(k8s, namespace)
+    creators = {f["manager"] for f in before["metadata"]["managedFields"]}
+    assert "mss.platform.canary_weight" not in creators
+    result = run_module(tmp_path, namespace=namespace, weight=30)
+    assert result["changed"] is True, result
+    after = read_vs(k8s, namespace)
+    ours = [f for f in after["metadata"]["managedFields"] if f["manager"] == "mss.platform.canary_weight"]
+    assert len(ours) == 1, after["metadata"]["managedFields"]
+    assert ours[0]["operation"] == "Update" and ours[0]["apiVersion"] == "networking.istio.io/v1"
+    assert "f:spec" in ours[0]["fieldsV1"]
+    # nobody else is credited with the write: the other entries are the creator's, unchanged
+    others = {f["manager"] for f in after["metadata"]["managedFields"]} - {"mss.platform.canary_weight"}
+    assert others <= creators
+
+
+def test_module_error_prints_ports_as_numbers(k8s, namespace, tmp_path):
+    """A host-based route with ports: the refusal names its destinations as host:port, never a dict."""
+    body = virtual_service(namespace=namespace)
+    body["spec"]["http"] = [{"name": "primary", "route": [
+        {"destination": {"host": "mss-frontend-stable", "port": {"number": 80}}, "weight": 100},
+        {"destination": {"host": "mss-frontend-canary", "port": {"number": 80}}, "weight": 0}]}]
+    _custom(k8s).create_namespaced_custom_object("networking.istio.io", "v1", namespace, "virtualservices", body)
+    result = run_module(tmp_path, namespace=namespace, weight=10, stable={"host": "mss-frontend-stable"},
+                        canary={"host": "mss-frontend-next", "port": 80})
+    assert result.get("failed") is True, result
+    assert "its destinations: mss-frontend-stable:80, mss-frontend-canary:80" in result["msg"], result["msg"]
+    assert "{" not in result["msg"]
+
+
 def test_module_check_mode_leaves_the_object(k8s, namespace, tmp_path):
     before = create_vs(k8s, namespace)
     result = run_module(tmp_path, namespace=namespace, weight=50, _ansible_check_mode=True)

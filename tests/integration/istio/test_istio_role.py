@@ -137,14 +137,19 @@ def test_deploy_app_runbook(converged, api_client, run_playbook):
         custom(api_client).get_namespaced_custom_object(GROUP, "v1", namespace, "virtualservices", name)
 
 
-def test_canary_weight_module_drives_the_primary_route(converged, api_client, run_playbook, tmp_path):
-    """The canary helper's module finds route "primary" and its destinations in the VirtualService of this role."""
+def test_canary_weight_module_drives_the_primary_route(converged, api_client, run_playbook, tmp_path,
+                                                       k8s_module_defaults):
+    """The canary helper's module finds route "primary" and its destinations in the VirtualService of this role.
+
+    Its connection comes from the play's module_defaults on group/mss.platform.k8s (the module has no kubeconfig).
+    """
     namespace = converged[0]
     playbook = tmp_path / "canary.yml"
     playbook.write_text(json.dumps([{
         "name": "Shift 25 % to v2", "hosts": "k8s_control", "gather_facts": False,
+        "module_defaults": k8s_module_defaults,
         "tasks": [{"name": "Set the weight", "mss.platform.canary_weight": {
-            "kubeconfig": "{{ k8s_kubeconfig }}", "name": "mss-api", "namespace": namespace, "route": "primary",
+            "name": "mss-api", "namespace": namespace, "route": "primary",
             "stable": {"host": "mss-api", "subset": "v1"}, "canary": {"host": "mss-api", "subset": "v2"},
             "weight": 25}}],
     }]))

@@ -19,11 +19,12 @@ REVISION = "deployment.kubernetes.io/revision"
 
 
 @pytest.fixture(scope="module")
-def namespace(run_playbook, api_client, tmp_path_factory, delete_namespace):
+def namespace(run_playbook, api_client, tmp_path_factory, delete_namespace, k8s_module_defaults):
     """Deploy the app role (2 replicas each, no NetworkPolicies) into a fresh namespace."""
     ns = f"rb-it-{uuid.uuid4().hex[:6]}"
     playbook = tmp_path_factory.mktemp("rb") / "app.yml"
     playbook.write_text(json.dumps([{"name": "Deploy the app", "hosts": "k8s_control", "gather_facts": False,
+                                     "module_defaults": k8s_module_defaults,
                                      "roles": [{"role": "mss.platform.app"}]}]))
     run = run_playbook(playbook, {
         "app_namespace": ns, "app_frontend_image": "mss/frontend:1.0.0", "app_api_image": "mss/api:1.0.0",
@@ -64,8 +65,9 @@ def assert_rolled_out(api_client, ns, deployment):
 
 def test_config_update_rolls_a_new_replicaset(run_playbook, api_client, namespace):
     before, _ = current(api_client, namespace, "mss-api")
-    run = run_playbook("config_update.yml", {"app_namespace": namespace, "config_update_data": {"LOG_LEVEL": "debug"},
-                                             "config_update_deployments": ["mss-api"]})
+    run = run_playbook("config_update.yml", {"app_namespace": namespace,
+                                             "app_config_update_data": {"LOG_LEVEL": "debug"},
+                                             "app_config_update_deployments": ["mss-api"]})
     assert run.rc == 0, run.tail()
     cm = client.CoreV1Api(api_client).read_namespaced_config_map("mss-app-config", namespace)
     assert cm.data["LOG_LEVEL"] == "debug"
@@ -74,8 +76,8 @@ def test_config_update_rolls_a_new_replicaset(run_playbook, api_client, namespac
     assert "kubectl.kubernetes.io/restartedAt" in rs.spec.template.metadata.annotations
     assert_rolled_out(api_client, namespace, "mss-api")  # the playbook waited for completion
     again = run_playbook("config_update.yml", {"app_namespace": namespace,
-                                               "config_update_data": {"LOG_LEVEL": "debug"},
-                                               "config_update_deployments": ["mss-api"]})
+                                               "app_config_update_data": {"LOG_LEVEL": "debug"},
+                                               "app_config_update_deployments": ["mss-api"]})
     assert again.rc == 0 and again.changed == 0, again.tail()
     assert current(api_client, namespace, "mss-api")[0] == after
 
@@ -91,12 +93,12 @@ def test_rollback_restores_the_previous_revision(run_playbook, api_client, names
     rev_bad, rs_bad = current(api_client, namespace, "mss-api")
     assert rev_bad == rev_before + 1 and rs_bad.spec.template.spec.containers[0].image == "mss/api:1.0.1"
 
-    history = run_playbook("rollback.yml", {"app_namespace": namespace, "rollback_deployment": "mss-api",
-                                            "rollback_history_only": True})
+    history = run_playbook("rollback.yml", {"app_namespace": namespace, "app_rollback_deployment": "mss-api",
+                                            "app_rollback_history_only": True})
     assert history.rc == 0 and history.changed == 0, history.tail()
     assert f"revision {rev_bad} (current)" in history.output
 
-    run = run_playbook("rollback.yml", {"app_namespace": namespace, "rollback_deployment": "mss-api"})
+    run = run_playbook("rollback.yml", {"app_namespace": namespace, "app_rollback_deployment": "mss-api"})
     assert run.rc == 0, run.tail()
     rev_now, rs_now = current(api_client, namespace, "mss-api")
     # Like `kubectl rollout undo`: the old ReplicaSet is reused and becomes the newest revision.
@@ -109,26 +111,27 @@ def test_rollback_restores_the_previous_revision(run_playbook, api_client, names
 def test_rollback_to_revision_n_and_refusals(run_playbook, api_client, namespace):
     revisions = replicasets(api_client, namespace, "mss-api")
     bad = next(r for r, rs in revisions.items() if rs.spec.template.spec.containers[0].image == "mss/api:1.0.1")
-    run = run_playbook("rollback.yml", {"app_namespace": namespace, "rollback_deployment": "mss-api",
-                                        "rollback_to_revision": bad})
+    run = run_playbook("rollback.yml", {"app_namespace": namespace, "app_rollback_deployment": "mss-api",
+                                        "app_rollback_to_revision": bad})
     assert run.rc == 0, run.tail()
     _, rs = current(api_client, namespace, "mss-api")
     assert rs.spec.template.spec.containers[0].image == "mss/api:1.0.1"
-    missing = run_playbook("rollback.yml", {"app_namespace": namespace, "rollback_deployment": "mss-api",
-                                            "rollback_to_revision": 999})
+    missing = run_playbook("rollback.yml", {"app_namespace": namespace, "app_rollback_deployment": "mss-api",
+                                            "app_rollback_to_revision": 999})
     assert missing.rc != 0 and "No revision 999" in missing.output
     unchanged = current(api_client, namespace, "mss-api")[1]
     assert unchanged.metadata.name == rs.metadata.name
 
 
 def test_scale_waits_for_ready_replicas(run_playbook, api_client, namespace):
-    run = run_playbook("scale.yml", {"app_namespace": namespace, "scale_deployment": "mss-api", "scale_replicas": 4})
+    run = run_playbook("scale.yml", {"app_namespace": namespace, "app_scale_deployment": "mss-api",
+                                     "app_scale_replicas": 4})
     assert run.rc == 0, run.tail()
     dep = apps(api_client).read_namespaced_deployment("mss-api", namespace)
     assert dep.spec.replicas == 4 and dep.status.ready_replicas == 4
-    refused = run_playbook("scale.yml", {"app_namespace": namespace, "scale_deployment": "mss-api",
-                                         "scale_replicas": 9})
-    assert refused.rc != 0 and "scale_adjust_hpa" in refused.output
+    refused = run_playbook("scale.yml", {"app_namespace": namespace, "app_scale_deployment": "mss-api",
+                                         "app_scale_replicas": 9})
+    assert refused.rc != 0 and "app_scale_adjust_hpa=true" in refused.output
     assert apps(api_client).read_namespaced_deployment("mss-api", namespace).spec.replicas == 4
 
 
@@ -139,9 +142,9 @@ def endpoint_pods(api_client, ns, service):
 
 
 def test_blue_green_switches_back_on_failure(run_playbook, api_client, namespace):
-    run = run_playbook("blue_green.yml", {"app_namespace": namespace, "blue_green_service": "mss-frontend",
-                                          "blue_green_image": "mss/frontend:2.0.0",
-                                          "blue_green_force_failure": True})
+    run = run_playbook("blue_green.yml", {"app_namespace": namespace, "app_blue_green_service": "mss-frontend",
+                                          "app_blue_green_image": "mss/frontend:2.0.0",
+                                          "app_blue_green_force_failure": True})
     assert run.rc != 0 and "Switch the Service back to blue" in run.output, run.tail()
     svc = client.CoreV1Api(api_client).read_namespaced_service("mss-frontend", namespace)
     assert svc.spec.selector["color"] == "blue"
@@ -155,8 +158,9 @@ def test_blue_green_switches_back_on_failure(run_playbook, api_client, namespace
 
 
 def test_blue_green_moves_the_endpoints_to_green(run_playbook, api_client, namespace):
-    run = run_playbook("blue_green.yml", {"app_namespace": namespace, "blue_green_service": "mss-frontend",
-                                          "blue_green_image": "mss/frontend:2.0.0", "blue_green_remove_old": True})
+    run = run_playbook("blue_green.yml", {"app_namespace": namespace, "app_blue_green_service": "mss-frontend",
+                                          "app_blue_green_image": "mss/frontend:2.0.0",
+                                          "app_blue_green_remove_old": True})
     assert run.rc == 0, run.tail()
     svc = client.CoreV1Api(api_client).read_namespaced_service("mss-frontend", namespace)
     assert svc.spec.selector["color"] == "green"
@@ -170,7 +174,7 @@ def test_blue_green_moves_the_endpoints_to_green(run_playbook, api_client, names
 
 def test_debug_bundle_is_one_archive(run_playbook, namespace, tmp_path):
     dest = tmp_path / "bundle.tar.gz"
-    run = run_playbook("debug_bundle.yml", {"app_namespace": namespace, "debug_bundle_dest": str(dest)})
+    run = run_playbook("debug_bundle.yml", {"app_namespace": namespace, "app_debug_bundle_dest": str(dest)})
     assert run.rc == 0, run.tail()
     with tarfile.open(dest, "r:gz") as tar:
         names = tar.getnames()
