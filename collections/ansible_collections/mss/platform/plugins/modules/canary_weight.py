@@ -24,6 +24,9 @@ description:
   - The object is written with a replace that carries the C(resourceVersion) it was read with. When the API
     server answers 409 Conflict, the object is read again and the weights re-applied, at most
     O(conflict_retries) times.
+  - Writes are recorded in the object's C(managedFields) under the field manager C(mss.platform.canary_weight).
+  - The module is in the collection's action group C(mss.platform.k8s) (with kubernetes.core's modules), so a
+    play's C(module_defaults) on C(group/mss.platform.k8s) sets its connection once.
   - Refuses, with nothing written, an unknown or ambiguous route (no O(route) and several HTTP routes, two routes
     of the same name), a destination that is missing or matches several entries, a route with destinations
     besides the two, and a VirtualService that does not exist.
