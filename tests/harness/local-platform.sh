@@ -9,7 +9,7 @@ case "${1:-}" in
   up)
     "$top/tests/harness/docker-engine.sh"
     "$top/tests/k8s-sim/up.sh"
-    ansible-playbook -i "$inventory" playbooks/local_hosts.yml
+    ansible-playbook -i "$inventory" tests/harness/local_hosts.yml
     ansible-playbook -i "$inventory" playbooks/site.yml
     echo
     echo "=== the local platform"
