@@ -4,11 +4,12 @@
 #        ansible-test-offline.sh sanity-matrix [SERIES...] [-- extra args]  (sanity on each ansible-core series)
 #
 # sanity-matrix checks every ansible-core series that meta/runtime.yml's requires_ansible claims (from its floor
-# up to the series of .venv) and refuses to run when one of them is missing from SERIES (default: all of
-# CORE_PINS below plus .venv's). .venv's series uses .venv; each older series a small venv of its own with just
+# up to the series of .venv; it refuses to run when a claimed series has neither a pin below nor .venv) or the
+# SERIES given. .venv's series uses .venv; each older series a small venv of its own with just
 # that ansible-core (.cache/sanity-venvs/ansible-core-<pin>, cached like .venv: made once per pin), on the
 # Python given below or the next one that exists here. A series whose Pythons are all missing is reported
-# "not checked" and makes the run fail when MSS_SANITY_STRICT=1 (CI sets it).
+# "not checked" and makes the run fail when MSS_SANITY_STRICT=1 (CI sets it). The series run at the same time
+# when each has a Python of its own (SANITY_PARALLEL=0: one after the other); each output is printed whole.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -113,7 +114,7 @@ PY
 }
 
 sanity_matrix() {
-  local newest wanted=() extra=() claimed s venv rc=0 started summary=()
+  local newest wanted=() extra=() claimed s venv rc=0 summary=() series=() venvs=() pys=() logs i parallel=1
   newest=$("$bundle_venv/bin/python" -c 'import ansible.release as r; print(".".join(r.__version__.split(".")[:2]))')
   while [ $# -gt 0 ]; do
     if [ "$1" = -- ]; then shift; extra=("$@"); break; fi
@@ -129,8 +130,8 @@ sanity_matrix() {
     done
     read -r -a wanted <<<"$claimed"
   fi
+  # 1. a venv per series (made once, then cached)
   for s in "${wanted[@]}"; do
-    started=$SECONDS
     if [ "$s" = "$newest" ]; then
       venv=$bundle_venv
     elif [ -n "${CORE_PINS[$s]:-}" ]; then
@@ -144,14 +145,34 @@ sanity_matrix() {
       echo "sanity-matrix: no venv for ansible-core $s (newest here: $newest; pins: ${!CORE_PINS[*]})" >&2
       exit 2
     fi
-    echo "=== ansible-test sanity, ansible-core $("$venv/bin/python" -c 'import ansible.release as r; print(r.__version__)'), $("$venv/bin/python" -V)"
-    if run_ansible_test "$venv" sanity "${extra[@]}"; then
-      summary+=("$s passed ($((SECONDS - started)) s)")
-    else
-      summary+=("$s FAILED ($((SECONDS - started)) s)")
-      rc=1
-    fi
+    series+=("$s"); venvs+=("$venv")
+    pys+=("$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')")
   done
+  # 2. the runs: at the same time when each series has a Python of its own (ansible-test keeps its delegation
+  # venv per Python version under tests/output/.tmp), else one after the other; SANITY_PARALLEL=0 forces the latter
+  [ "$(printf '%s\n' "${pys[@]}" | sort -u | wc -l)" -eq "${#pys[@]}" ] || parallel=0
+  [ "${SANITY_PARALLEL:-1}" = 1 ] || parallel=0
+  link_dependencies
+  logs=$(mktemp -d)
+  for i in "${!series[@]}"; do
+    (
+      started=$SECONDS
+      echo "=== ansible-test sanity, ansible-core $("${venvs[$i]}/bin/python" -c 'import ansible.release as r; print(r.__version__)'), Python ${pys[$i]}"
+      if run_ansible_test "${venvs[$i]}" sanity "${extra[@]}"; then
+        echo "${series[$i]} passed ($((SECONDS - started)) s)" >"$logs/$i.result"
+      else
+        echo "${series[$i]} FAILED ($((SECONDS - started)) s)" >"$logs/$i.result"
+      fi
+    ) >"$logs/$i.log" 2>&1 &
+    if [ "$parallel" = 0 ]; then wait $! || true; cat "$logs/$i.log"; fi
+  done
+  wait
+  for i in "${!series[@]}"; do
+    [ "$parallel" = 0 ] || cat "$logs/$i.log"
+    summary+=("$(cat "$logs/$i.result" 2>/dev/null || echo "${series[$i]} FAILED (no result)")")
+    grep -q ' passed ' "$logs/$i.result" 2>/dev/null || rc=1
+  done
+  rm -rf "$logs"
   printf 'sanity-matrix: %s\n' "${summary[@]}"
   return $rc
 }
