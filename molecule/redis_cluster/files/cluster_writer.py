@@ -1,6 +1,8 @@
 # Background writer for the rolling-restart check (test bed only): writes through the cluster until a stop file
 # appears, and samples CLUSTER INFO on every node twice a second. Writes its figures as JSON.
-#   python3 cluster_writer.py --nodes redis-1:7000,... --stop /tmp/writer.stop --out /tmp/writer.json
+#   python3 cluster_writer.py --nodes redis-1:7000,... --stop /tmp/writer.stop --out /tmp/writer.json \
+#     --password-file FILE
+# The password is read from a 0600 file: never on the command line (the scenario scans /proc/*/cmdline).
 import argparse
 import json
 import os
@@ -16,12 +18,14 @@ def main():
     ap.add_argument("--stop", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--user", default="admin")
-    ap.add_argument("--password", required=True)
+    ap.add_argument("--password-file", required=True)
     ap.add_argument("--cacert", default="")
     args = ap.parse_args()
     nodes = [(n.split(":")[0], int(n.split(":")[1])) for n in args.nodes.split(",")]
     tls = {"ssl": True, "ssl_ca_certs": args.cacert} if args.cacert else {}
-    auth = {"username": args.user, "password": args.password}
+    with open(args.password_file) as f:
+        password = f.read().strip()
+    auth = {"username": args.user, "password": password}
     rc = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in nodes], socket_timeout=2,
                       socket_connect_timeout=2, **auth, **tls)
     probes = {f"{h}:{p}": redis.Redis(host=h, port=p, socket_timeout=1, socket_connect_timeout=1, **auth, **tls)
