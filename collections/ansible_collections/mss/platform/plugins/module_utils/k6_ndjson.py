@@ -383,7 +383,6 @@ class NdjsonScanner:
                 tgt.acc.add(float(value))
                 self.points_used += 1
 
-
     # -- main loop ----------------------------------------------------------------------------------------------
     def read(self):
         """One pass over the whole file (plain or gzip)."""
@@ -408,7 +407,6 @@ class NdjsonScanner:
                 json.loads(last)
             except ValueError:
                 raise self._err(lineno, 'truncated: the last line is incomplete JSON') from None
-
 
     def scan(self, batches):
         """The per-line loop over batches of lines; returns (number of lines, last line)."""

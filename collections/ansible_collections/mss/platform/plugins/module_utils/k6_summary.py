@@ -77,7 +77,6 @@ def classify_summary(data, path):
     return kinds.pop()
 
 
-
 def _infer_export_type(values):
     keys = set(values) - {'thresholds'}
     if 'passes' in keys or 'fails' in keys:
