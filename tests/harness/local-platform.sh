@@ -16,6 +16,11 @@ case "${1:-}" in
     docker ps --filter label=owner=mss-local --format 'table {{.Names}}\t{{.Status}}\t{{.Image}}'
     ansible-playbook -i "$inventory" playbooks/status.yml | grep -E '"msg"|msg:' | sed 's/^ *//' || true
     echo
+    mon_ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' mss-mon-1 2>/dev/null || true)
+    if [ -n "$mon_ip" ]; then
+      echo "Prometheus:     http://$mon_ip:9090/  (user prometheus, password: prometheus_web_password in inventories/local/group_vars/monitoring.yml)"
+      echo "Alertmanager:   http://$mon_ip:9093/"
+    fi
     echo "Kubernetes:     kubectl --kubeconfig .cache/k8s-sim/kubeconfig -n mss get deploy,svc,hpa,pdb,networkpolicy"
     echo "Reach a host:   docker exec -it <name> bash"
     echo "Re-run a play:  .venv/bin/ansible-playbook -i $inventory playbooks/<capability>.yml"

@@ -104,8 +104,8 @@ def test_promtool_test_rules(path: Path):
 
 def test_every_alert_has_its_labels_and_annotations():
     names = set()
-    anchors = set(re.findall(r"^#+ .*?\{#([a-z0-9-]+)\}|^<a id=\"([a-z0-9-]+)\">", DOC.read_text(), re.M)) if DOC.exists() else set()
-    anchors = {a or b for a, b in anchors}
+    text = DOC.read_text() if DOC.exists() else ""
+    anchors = {a or b for a, b in re.findall(r"^#+ .*?\{#([a-z0-9-]+)\}|^<a id=\"([a-z0-9-]+)\">", text, re.M)}
     problems = []
     for f, rule in _alerts():
         name = rule["alert"]
@@ -131,7 +131,7 @@ def test_every_up_alert_has_an_absent_twin():
     jobs = {m for e in exprs for m in re.findall(r'^up\{job="([^"]+)"\} == 0$', e)}
     absent = {m for e in exprs for m in re.findall(r'^absent\(up\{job="([^"]+)"\}\)$', e)}
     assert jobs, "no up == 0 alert found"
-    assert jobs == absent, f"without absent twin: {sorted(jobs - absent)}; twin without up alert: {sorted(absent - jobs)}"
+    assert jobs == absent, f"no absent twin: {sorted(jobs - absent)}; twin without up alert: {sorted(absent - jobs)}"
 
 
 def test_every_alert_is_unit_tested_firing_and_silent():
