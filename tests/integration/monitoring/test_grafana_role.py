@@ -72,7 +72,8 @@ DATASOURCES_SCHEMA = {
                 "jsonData": {"type": "object", "properties": {
                     "httpMethod": {"enum": ["GET", "POST"]},
                     "timeInterval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
-                    "queryTimeout": {"type": "string"}, "prometheusType": {"enum": ["Prometheus", "Mimir", "Cortex", "Thanos"]},
+                    "queryTimeout": {"type": "string"},
+                    "prometheusType": {"enum": ["Prometheus", "Mimir", "Cortex", "Thanos"]},
                     "tlsSkipVerify": {"type": "boolean"}, "tlsAuthWithCACert": {"type": "boolean"},
                     "tlsAuth": {"type": "boolean"}}},
                 "secureJsonData": {"type": "object", "additionalProperties": {"type": "string"}, "properties": {
@@ -207,7 +208,8 @@ def test_configuration_rendered_valid_and_idempotent(container, tmp_path):
     (source,) = datasources["datasources"]
     assert source["uid"] == "mss-prometheus" and source["type"] == "prometheus"
     assert source["url"] == GOOD["grafana_datasource_url"] and source["basicAuthUser"] == "grafana"
-    assert source["secureJsonData"] == {"basicAuthPassword": PROM_PASSWORD, "tlsCACert": GOOD["grafana_datasource_ca_cert"]}
+    assert source["secureJsonData"] == {"basicAuthPassword": PROM_PASSWORD,
+                                        "tlsCACert": GOOD["grafana_datasource_ca_cert"]}
     assert source["jsonData"]["timeInterval"] == "15s" and source["jsonData"]["tlsAuthWithCACert"] is True
 
     providers = yaml.safe_load(_exec(container, "cat", "/etc/grafana/provisioning/dashboards/mss.yml"))
