@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+# Run as: /usr/bin/python3 <this file> (the systemd unit does), hence no shebang.
 # Copyright: MSS Platform engineering
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Textfile collector: last successful backup per store as Prometheus metrics (node_exporter's textfile dir).

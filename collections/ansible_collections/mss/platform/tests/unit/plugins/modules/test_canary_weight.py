@@ -335,20 +335,16 @@ def test_unknown_kind_is_a_clear_error(monkeypatch):
     assert fake.replaces == []
 
 
-def test_forbidden_read_is_reported(monkeypatch):
-    fake = FakeK8SClient(virtual_service(), get_error=ForbiddenError(ApiException(status=403, reason="Forbidden")))
+@pytest.mark.parametrize("failing_call, verb", [("get_error", "reading"), ("replace_error", "replacing")])
+def test_api_errors_are_reported_and_change_nothing(monkeypatch, failing_call, verb):
+    error = ForbiddenError(ApiException(status=403, reason="Forbidden"))
+    fake = FakeK8SClient(virtual_service(), **{failing_call: error})
     out = run(monkeypatch, fake, base_args())
     assert isinstance(out, AnsibleFailJson)
-    assert out.result["msg"].startswith("reading VirtualService mss/mss-frontend failed: 403")
-    assert fake.replaces == []
-
-
-def test_failed_replace_is_reported(monkeypatch):
-    fake = FakeK8SClient(virtual_service(), replace_error=ForbiddenError(ApiException(status=403, reason="Forbidden")))
-    out = run(monkeypatch, fake, base_args())
-    assert isinstance(out, AnsibleFailJson)
-    assert out.result["msg"].startswith("replacing VirtualService mss/mss-frontend failed: 403")
+    assert out.result["msg"].startswith(verb + " VirtualService mss/mss-frontend failed: 403")
     assert fake.obj == virtual_service()
+    if failing_call == "get_error":
+        assert fake.replaces == []
 
 
 def test_deleted_during_update(monkeypatch):
