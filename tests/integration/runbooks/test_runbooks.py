@@ -1,8 +1,10 @@
-"""The runbooks (playbooks/{config_update,rollback,scale,blue_green,debug_bundle}.yml) against the simulated
+"""The runbooks (playbooks/{config_update,rollback,scale,blue_green,debug_bundle,status}.yml) against the simulated
 cluster: real Deployments, ReplicaSet revisions, Services and EndpointSlices managed by the real
 controller-manager; kwok marks the Pods Ready without running containers (so logs are empty).
 
-The tests share one namespace and run in file order (each builds on the state the previous one left).
+The tests share one namespace (deployed once, for time) but none depends on another's result or on file order:
+each reads the state it starts from (current revision, image) and asserts relative to it, and each test that
+needs a sequence (bad rollout -> undo -> revision N; failed blue-green -> good blue-green) is one test.
 """
 
 from __future__ import annotations
@@ -82,16 +84,20 @@ def test_config_update_rolls_a_new_replicaset(run_playbook, api_client, namespac
     assert current(api_client, namespace, "mss-api")[0] == after
 
 
-def test_rollback_restores_the_previous_revision(run_playbook, api_client, namespace):
+def test_rollback_to_the_previous_revision_then_to_revision_n(run_playbook, api_client, namespace):
+    """One test, so that it depends on no other: a bad image rolled out, undone (the previous revision), then
+    revision N (the bad one) chosen explicitly, and an unknown revision refused with nothing changed."""
     rev_before, rs_before = current(api_client, namespace, "mss-api")
+    good_image = rs_before.spec.template.spec.containers[0].image
+    bad_image = f"mss/api:bad-{uuid.uuid4().hex[:6]}"
     dep = apps(api_client).read_namespaced_deployment("mss-api", namespace)
-    dep.spec.template.spec.containers[0].image = "mss/api:1.0.1"
+    dep.spec.template.spec.containers[0].image = bad_image
     apps(api_client).replace_namespaced_deployment("mss-api", namespace, dep)
     deadline = time.monotonic() + 120
     while current(api_client, namespace, "mss-api")[0] == rev_before and time.monotonic() < deadline:
         time.sleep(1)
     rev_bad, rs_bad = current(api_client, namespace, "mss-api")
-    assert rev_bad == rev_before + 1 and rs_bad.spec.template.spec.containers[0].image == "mss/api:1.0.1"
+    assert rev_bad == rev_before + 1 and rs_bad.spec.template.spec.containers[0].image == bad_image
 
     history = run_playbook("rollback.yml", {"app_namespace": namespace, "app_rollback_deployment": "mss-api",
                                             "app_rollback_history_only": True})
@@ -104,18 +110,16 @@ def test_rollback_restores_the_previous_revision(run_playbook, api_client, names
     # Like `kubectl rollout undo`: the old ReplicaSet is reused and becomes the newest revision.
     assert rs_now.metadata.name == rs_before.metadata.name
     assert rev_now == rev_bad + 1
-    assert rs_now.spec.template.spec.containers[0].image == "mss/api:1.0.0"
+    assert rs_now.spec.template.spec.containers[0].image == good_image
     assert_rolled_out(api_client, namespace, "mss-api")
 
-
-def test_rollback_to_revision_n_and_refusals(run_playbook, api_client, namespace):
     revisions = replicasets(api_client, namespace, "mss-api")
-    bad = next(r for r, rs in revisions.items() if rs.spec.template.spec.containers[0].image == "mss/api:1.0.1")
+    bad = next(r for r, rs in revisions.items() if rs.spec.template.spec.containers[0].image == bad_image)
     run = run_playbook("rollback.yml", {"app_namespace": namespace, "app_rollback_deployment": "mss-api",
                                         "app_rollback_to_revision": bad})
     assert run.rc == 0, run.tail()
     _, rs = current(api_client, namespace, "mss-api")
-    assert rs.spec.template.spec.containers[0].image == "mss/api:1.0.1"
+    assert rs.spec.template.spec.containers[0].image == bad_image
     missing = run_playbook("rollback.yml", {"app_namespace": namespace, "app_rollback_deployment": "mss-api",
                                             "app_rollback_to_revision": 999})
     assert missing.rc != 0 and "No revision 999" in missing.output
@@ -141,7 +145,9 @@ def endpoint_pods(api_client, ns, service):
     return sorted(e.target_ref.name for s in slices for e in (s.endpoints or []) if e.target_ref)
 
 
-def test_blue_green_switches_back_on_failure(run_playbook, api_client, namespace):
+def test_blue_green_switches_back_on_failure_then_moves_to_green(run_playbook, api_client, namespace):
+    """One test, so that it depends on no other: a forced failure switches the Service back to blue, then a
+    good release moves the endpoints to green and removes blue."""
     run = run_playbook("blue_green.yml", {"app_namespace": namespace, "app_blue_green_service": "mss-frontend",
                                           "app_blue_green_image": "mss/frontend:2.0.0",
                                           "app_blue_green_force_failure": True})
@@ -156,8 +162,6 @@ def test_blue_green_switches_back_on_failure(run_playbook, api_client, namespace
         time.sleep(1)
     assert pods and all(not p.startswith("mss-frontend-green-") for p in pods), pods
 
-
-def test_blue_green_moves_the_endpoints_to_green(run_playbook, api_client, namespace):
     run = run_playbook("blue_green.yml", {"app_namespace": namespace, "app_blue_green_service": "mss-frontend",
                                           "app_blue_green_image": "mss/frontend:2.0.0",
                                           "app_blue_green_remove_old": True})
@@ -185,3 +189,15 @@ def test_debug_bundle_is_one_archive(run_playbook, namespace, tmp_path):
         text = tar.extractfile(logs[0]).read().decode()
         assert text  # kwok Pods write nothing: the file says why
         assert not any("Secret" in n for n in names)
+
+
+def test_status_reports_every_deployment_with_its_ready_replicas(run_playbook, api_client, namespace):
+    """playbooks/status.yml's Kubernetes play (the app role's `status` entry point): read-only, one line listing
+    every Deployment of the namespace with the ready replicas the API server reports."""
+    run = run_playbook("status.yml", {"app_namespace": namespace})
+    assert run.rc == 0, run.tail()
+    assert run.changed == 0, run.tail()
+    expected = ", ".join(f"{d.metadata.name} ready={d.status.ready_replicas or 0}"
+                         for d in apps(api_client).list_namespaced_deployment(namespace).items)
+    # The YAML result format may fold a long message: compare with whitespace collapsed.
+    assert expected and f"k8s {expected}" in " ".join(run.output.split()), run.tail()
