@@ -2,6 +2,8 @@
 # Build the offline test images, once, cached by tag and recipe hash. No image is ever pulled.
 #   mss/debian:bookworm   debootstrap minbase + python3 + ca-certificates, `docker import`ed
 #   mss/systemd:bookworm  FROM the base: systemd as PID 1, python3, sudo, iproute2 (Molecule hosts)
+#   mss/k8s-node:bookworm FROM systemd: a bare host whose entrypoint prepares cgroups, rshared / and sysctls
+#                         for a real kubelet (images/k8s-node; the k8s_cluster role installs Kubernetes on it)
 # A recipe change (this script or the Dockerfile) changes the hash label and triggers a rebuild.
 set -euo pipefail
 
@@ -50,4 +52,13 @@ if [ "$(label_of "$systemd_tag")" != "$systemd_hash" ]; then
   echo "build-images: built $systemd_tag"
 else
   echo "build-images: $systemd_tag is current"
+fi
+
+k8s_node_tag=${MSS_K8S_NODE_IMAGE:-mss/k8s-node:bookworm}
+k8s_node_hash=$(recipe_hash "$here/build-images.sh" "$here/images/k8s-node/Dockerfile" "$here/images/k8s-node/entrypoint")
+if [ "$(label_of "$k8s_node_tag")" != "$k8s_node_hash" ]; then
+  docker build -q --build-arg "BASE=$systemd_tag" --label "mss.recipe=$k8s_node_hash" -t "$k8s_node_tag" "$here/images/k8s-node" >/dev/null
+  echo "build-images: built $k8s_node_tag"
+else
+  echo "build-images: $k8s_node_tag is current"
 fi
