@@ -37,33 +37,9 @@ CACHED=()
 
 log() { printf '[k8s-sim build] %s\n' "$*"; }
 
-# stamp_ok NAME KEY: true when the stamp of NAME records KEY and all listed binaries exist.
-stamp_ok() {
-  local name=$1 key=$2; shift 2
-  [[ -f "${BIN}/.stamp-${name}" ]] && [[ "$(cat "${BIN}/.stamp-${name}")" == "${key}" ]] || return 1
-  local f
-  for f in "$@"; do [[ -x "${BIN}/${f}" ]] || return 1; done
-}
-
-recipe_hash() {  # hash of the files that define a build, plus this script's build flags
-  { cat "$@"; echo "${LDFLAGS_BASE} ${GOFLAGS}"; } | sha256sum | cut -c1-16
-}
-
-require_pin() {  # require_pin GOMOD MODULE VERSION: the go.mod must require exactly that version
-  local gomod=$1 mod=$2 ver=$3
-  if ! grep -Eq "^[[:space:]]*(require[[:space:]]+)?${mod//./\\.}[[:space:]]+${ver//./\\.}([[:space:]]|$)" "${gomod}"; then
-    echo "build.sh: ${gomod} does not require ${mod} ${ver} (versions.env and go.mod disagree)" >&2
-    exit 1
-  fi
-}
-
-timed() {  # timed LABEL CMD...: run CMD, print its duration
-  local label=$1 s; shift
-  s=$(date +%s)
-  "$@"
-  log "built ${label} in $(( $(date +%s) - s ))s"
-  BUILT+=("${label}")
-}
+# stamp_ok, recipe_hash, require_pin, timed (shared with tests/k8s-node/build.sh)
+# shellcheck source=lib-build.sh
+. "${HERE}/lib-build.sh"
 
 # --- Kubernetes control plane + kubectl --------------------------------------------------------------
 KUBE_MOD="${HERE}/build/kubernetes"
