@@ -24,11 +24,11 @@ MOLECULE_SCENARIOS ?= postgresql redis_cluster docker_host monitoring
 # Stages of `make test`, in order; each is also a target of its own.
 TEST_STAGES ?= lint sanity units integration molecule
 
-.PHONY: help venv security-venv images engine up down test lint sanity units integration molecule bench k8s-sim k8s-sim-down security-scan clean
+.PHONY: help venv security-venv images engine up down test lint sanity units integration molecule bench k8s-sim k8s-sim-down k8s-node security-scan clean
 
 help:
 	@sed -n '2,5p' $(TOP)/Makefile | sed 's/^# *//'
-	echo "other targets: venv images lint sanity units integration molecule bench k8s-sim k8s-sim-down clean"
+	echo "other targets: venv images lint sanity units integration molecule bench k8s-sim k8s-sim-down k8s-node clean"
 
 # --- toolchain -------------------------------------------------------------------------------------
 $(VENV)/.installed: $(TOP)/requirements-dev.txt $(TOP)/requirements-dev-py311.txt
@@ -107,6 +107,16 @@ k8s-sim: venv
 
 k8s-sim-down:
 	$(TOP)/tests/k8s-sim/down.sh
+
+# The reference app images mss/frontend and mss/api (apps/), cached by recipe hash, also saved as tarballs into
+# $${K8S_SIM_STORE:-~/.cache/mss-k8s-sim}/apps/ for Kubernetes nodes (ctr -n k8s.io images import).
+.PHONY: app-images
+app-images: images
+	$(TOP)/tests/harness/build-app-images.sh
+
+# Offline bundle of a real Kubernetes node (binaries, image tarballs, bundle.yml) and the node image.
+k8s-node: images
+	$(TOP)/tests/k8s-node/build.sh
 
 # Daily scan (.github/workflows/security.yml): Python dependency audit (needs PyPI's vulnerability API,
 # which the offline test machines do not reach) and an IaC scan of the repository (checkov, offline).
