@@ -55,7 +55,7 @@ else
 fi
 
 k8s_node_tag=${MSS_K8S_NODE_IMAGE:-mss/k8s-node:bookworm}
-k8s_node_hash=$(recipe_hash "$here/build-images.sh" "$here/images/k8s-node/Dockerfile" "$here/images/k8s-node/entrypoint")
+k8s_node_hash=$(recipe_hash "$here/build-images.sh" "$here"/images/k8s-node/*)
 if [ "$(label_of "$k8s_node_tag")" != "$k8s_node_hash" ]; then
   docker build -q --build-arg "BASE=$systemd_tag" --label "mss.recipe=$k8s_node_hash" -t "$k8s_node_tag" "$here/images/k8s-node" >/dev/null
   echo "build-images: built $k8s_node_tag"
