@@ -10,8 +10,13 @@
                once counts -> timestamp (newest manifest), size (sum of its RDB files), duration (newest - oldest).
 
 The output replaces <textfile dir>/mss_backup_<store>.prom atomically (written to a temporary file in the same
-directory, then renamed), so node_exporter never reads half a file. Exit 1 when the source cannot be read (the
-previous file is kept and mss_backup_collector_success 0 is written for the store).
+directory, then renamed), so node_exporter never reads half a file; mss_backup_collector_success goes to
+mss_backup_<store>_collector.prom (1, or 0 with exit 1 when the source cannot be read: the previous data file is
+kept). pgbackrest also reports mss_backup_repo_status_code per stanza and repository (pgBackRest's status code:
+0 ok, 2 no valid backups, 99 other error), so an errored stanza is visible, not just silent.
+
+Importable for tests (pgbackrest_text, pgbackrest_rows, pgbackrest_status_rows, render, redis_rows); one file on
+the host.
 """
 
 import argparse
@@ -27,6 +32,7 @@ SLOTS = 16384
 
 
 def pgbackrest_rows(info, repo_name):
+    """Newest backup without error (full, diff or incr alike) per stanza and repository key."""
     rows = []
     for stanza in info:
         best = {}
@@ -43,6 +49,29 @@ def pgbackrest_rows(info, repo_name):
                 "size": b.get("info", {}).get("repository", {}).get("delta", 0),
             })
     return rows
+
+
+def pgbackrest_status_rows(info, repo_name):
+    """pgBackRest's status code per stanza and repository (0 ok, 2 no valid backups, 99 other error, ...)."""
+    rows = []
+    for stanza in info:
+        repos = stanza.get("repo") or []
+        if not repos:
+            repos = [{"key": 1, "status": stanza.get("status", {})}]
+        for r in sorted(repos, key=lambda r: r.get("key", 1)):
+            rows.append({"store": "postgresql", "name": stanza["name"],
+                         "repo": "%s/repo%s" % (repo_name, r.get("key", 1)),
+                         "code": int(r.get("status", {}).get("code", 99))})
+    return rows
+
+
+def label_value(value):
+    """Escape a label value for the text exposition format (backslash, double quote, newline)."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def labels(r):
+    return 'store="%s",name="%s",repo="%s"' % (label_value(r["store"]), label_value(r["name"]), label_value(r["repo"]))
 
 
 def redis_rows(base, name, repo_name):
@@ -74,28 +103,41 @@ def redis_rows(base, name, repo_name):
     return [best] if best else []
 
 
-def render(store, rows, ok):
+def render(rows, status_rows=None):
     out = [
         "# HELP mss_backup_last_success_timestamp_seconds End of the newest successful backup (Unix time).",
         "# TYPE mss_backup_last_success_timestamp_seconds gauge",
     ]
     for r in rows:
-        out.append('mss_backup_last_success_timestamp_seconds{store="%s",name="%s",repo="%s"} %d' % (
-            r["store"], r["name"], r["repo"], r["ts"]))
+        out.append("mss_backup_last_success_timestamp_seconds{%s} %d" % (labels(r), r["ts"]))
     out += ["# HELP mss_backup_last_size_bytes Size of the newest successful backup.",
             "# TYPE mss_backup_last_size_bytes gauge"]
     for r in rows:
-        out.append('mss_backup_last_size_bytes{store="%s",name="%s",repo="%s"} %d' % (
-            r["store"], r["name"], r["repo"], r["size"]))
+        out.append("mss_backup_last_size_bytes{%s} %d" % (labels(r), r["size"]))
     out += ["# HELP mss_backup_last_duration_seconds Duration of the newest successful backup.",
             "# TYPE mss_backup_last_duration_seconds gauge"]
     for r in rows:
-        out.append('mss_backup_last_duration_seconds{store="%s",name="%s",repo="%s"} %d' % (
-            r["store"], r["name"], r["repo"], r["duration"]))
-    out += ["# HELP mss_backup_collector_success Whether the backup collector could read its source.",
-            "# TYPE mss_backup_collector_success gauge",
-            'mss_backup_collector_success{store="%s"} %d' % (store, 1 if ok else 0)]
+        out.append("mss_backup_last_duration_seconds{%s} %d" % (labels(r), r["duration"]))
+    if status_rows is not None:
+        out += ["# HELP mss_backup_repo_status_code Status code the backup tool reports per repository (0 = ok).",
+                "# TYPE mss_backup_repo_status_code gauge"]
+        for r in status_rows:
+            out.append("mss_backup_repo_status_code{%s} %d" % (labels(r), r["code"]))
     return "\n".join(out) + "\n"
+
+
+def render_collector(store, ok):
+    """The collector's own status, in a file of its own (kept apart so a failed run never duplicates a series)."""
+    return "\n".join([
+        "# HELP mss_backup_collector_success Whether the backup collector could read its source.",
+        "# TYPE mss_backup_collector_success gauge",
+        'mss_backup_collector_success{store="%s"} %d' % (label_value(store), 1 if ok else 0),
+    ]) + "\n"
+
+
+def pgbackrest_text(info, repo_name):
+    """The whole textfile of the pgbackrest store from parsed `pgbackrest info --output=json`."""
+    return render(pgbackrest_rows(info, repo_name), pgbackrest_status_rows(info, repo_name))
 
 
 def write_atomic(directory, name, text):
@@ -117,7 +159,6 @@ def main(argv=None):
     ap.add_argument("--name", default="redis", help="redis: the cluster name of the sets")
     args = ap.parse_args(argv)
     store = "postgresql" if args.store == "pgbackrest" else "redis"
-    name = "mss_backup_%s.prom" % store
     try:
         if args.store == "pgbackrest":
             if args.json:
@@ -131,13 +172,16 @@ def main(argv=None):
                                       timeout=600, check=True)
                 info = json.loads(proc.stdout)
             rows = pgbackrest_rows(info, args.repo_name)
+            text = pgbackrest_text(info, args.repo_name)
         else:
             rows = redis_rows(args.dir, args.name, args.repo_name)
-    except (OSError, ValueError, KeyError, subprocess.SubprocessError) as e:
+            text = render(rows)
+    except (OSError, ValueError, KeyError, TypeError, subprocess.SubprocessError) as e:
         print("mss_backup_metrics: %s: %s" % (args.store, e), file=sys.stderr)
-        write_atomic(args.textfile_dir, "mss_backup_%s_collector.prom" % store, render(store, [], False))
+        write_atomic(args.textfile_dir, "mss_backup_%s_collector.prom" % store, render_collector(store, False))
         return 1
-    write_atomic(args.textfile_dir, name, render(store, rows, True))
+    write_atomic(args.textfile_dir, "mss_backup_%s.prom" % store, text)
+    write_atomic(args.textfile_dir, "mss_backup_%s_collector.prom" % store, render_collector(store, True))
     print(json.dumps({"store": store, "rows": rows}))
     return 0
 
