@@ -154,8 +154,8 @@ def test_main_writes_data_and_collector_files_atomically(tmp_path, fixture):
     rc = collector.main(["pgbackrest", "--json", str(FIXTURES / fixture), "--textfile-dir", str(tmp_path),
                          "--repo-name", REPO])
     assert rc == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mss_backup_postgresql.prom",
-                                                           "mss_backup_postgresql_collector.prom"]
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["mss_backup_postgresql.prom", "mss_backup_postgresql_collector.prom"]
     assert (tmp_path / "mss_backup_postgresql.prom").read_text() == collector.pgbackrest_text(recorded(fixture), REPO)
     assert lines((tmp_path / "mss_backup_postgresql_collector.prom").read_text())[-1] == \
         'mss_backup_collector_success{store="postgresql"} 1'
