@@ -289,6 +289,7 @@ write_bundle() {
     echo "  - {path: ${f}, sha256: $(sha256sum "${f}" | cut -d' ' -f1)}"
   done)
 }
+chmod 0644 "${IMAGES}"/*.tar   # docker save writes 0600; the bundle is read by whoever runs the role
 NODE_BINS=(kubelet kubeadm kube-proxy kubectl crictl containerd containerd-shim-runc-v2 ctr etcdctl etcdutl)
 for b in "${NODE_BINS[@]}"; do [[ -x "${BIN}/${b}" ]] || { echo "k8s-node build: ${BIN}/${b} missing" >&2; exit 1; }; done
 write_bundle > "${NODE}/bundle.yml.tmp"
