@@ -64,9 +64,13 @@ else
   }
   timed "kubelet/kubeadm/kube-proxy ${KUBE_VERSION}" build_node_kube
 fi
-# kubectl: the sim's binary (same pin), copied so the bundle is self-contained.
-if ! cmp -s "${SIM_BIN}/kubectl" "${BIN}/kubectl"; then
+# kubectl: the sim's binary (same pin), copied so the bundle is self-contained (stamp: the sim's kubernetes stamp).
+key="kubectl $(cat "${SIM_BIN}/.stamp-kubernetes")"
+if stamp_ok kubectl "${key}" kubectl; then
+  CACHED+=("kubectl ${KUBE_VERSION} (from the sim build)")
+else
   cp -f "${SIM_BIN}/kubectl" "${BIN}/kubectl.tmp" && mv -f "${BIN}/kubectl.tmp" "${BIN}/kubectl"
+  echo "${key}" > "${BIN}/.stamp-kubectl"
 fi
 
 # --- etcdctl + etcdutl (snapshots from the node; etcd's own go.mod has local replaces: wrapper module) ------
@@ -292,8 +296,16 @@ write_bundle() {
 chmod 0644 "${IMAGES}"/*.tar   # docker save writes 0600; the bundle is read by whoever runs the role
 NODE_BINS=(kubelet kubeadm kube-proxy kubectl crictl containerd containerd-shim-runc-v2 ctr etcdctl etcdutl)
 for b in "${NODE_BINS[@]}"; do [[ -x "${BIN}/${b}" ]] || { echo "k8s-node build: ${BIN}/${b} missing" >&2; exit 1; }; done
-write_bundle > "${NODE}/bundle.yml.tmp"
-if cmp -s "${NODE}/bundle.yml.tmp" "${NODE}/bundle.yml"; then rm -f "${NODE}/bundle.yml.tmp"; else mv -f "${NODE}/bundle.yml.tmp" "${NODE}/bundle.yml"; fi
+# bundle.yml depends only on the pieces' stamps (the sha256 of 1.5 GB is not recomputed when none changed).
+key="bundle $(cat "${BIN}"/.stamp-* "${WORK}"/.stamp-* "${IMAGES}"/.stamp-* | sha256sum | cut -c1-16) $(declare -f write_bundle | sha256sum | cut -c1-16)"
+if STAMP_DIR="${NODE}" stamp_ok bundle "${key}" bundle.yml; then
+  CACHED+=("bundle.yml")
+else
+  write_bundle > "${NODE}/bundle.yml.tmp"
+  mv -f "${NODE}/bundle.yml.tmp" "${NODE}/bundle.yml"
+  echo "${key}" > "${NODE}/.stamp-bundle"
+  log "wrote ${NODE}/bundle.yml"
+fi
 
 for c in "${CACHED[@]}"; do log "cached ${c}"; done
 log "done in $(( $(date +%s) - T0 ))s: ${#BUILT[@]} built, ${#CACHED[@]} cached; bundle in ${NODE} (linked from .cache/k8s-node)"
