@@ -8,7 +8,7 @@ const util = require('node:util');
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 };
 const threshold = LEVELS[(process.env.LOG_LEVEL || 'info').toLowerCase()] ?? LEVELS.info;
 function log(level, msg, fields = {}) {
-  if (LEVELS[level] < threshold) return;
+  if (LEVELS[level] < threshold || msg === '') return;
   const line = JSON.stringify({ time: new Date().toISOString(), level, service: 'mss-frontend', msg, ...fields });
   (level === 'error' ? process.stderr : process.stdout).write(`${line}\n`);
 }
