@@ -4,6 +4,7 @@ readiness following its data stores, tracing, login metrics, and a SIGTERM that 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 
@@ -135,6 +136,21 @@ def test_traces_reach_the_otlp_endpoint(api, datastore):
     assert {s[0] for s in found} == {"mss-api"}
     # Probes are not traced.
     assert not [s for s in found if s[1] in ("GET /health", "GET /ready", "GET /metrics")]
+
+
+def test_standalone_redis_mode(start_app, api_env, datastore, passwords):
+    """REDIS_URL (one server) instead of REDIS_CLUSTER_NODES: ready, and the cache really is that server."""
+    env = {k: v for k, v in api_env.items() if k not in ("REDIS_CLUSTER_NODES", "OTEL_EXPORTER_OTLP_ENDPOINT")}
+    app = start_app("api", {**env, "REDIS_URL": "redis://datastore:6379", "REDIS_KEY_PREFIX": "single:"})
+    status, body = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(app.http.json("GET", "/ready")), 60,
+                            "standalone api /ready")
+    assert body["checks"] == {"postgresql": "ok", "redis": "ok"}, body
+    status, row = app.http.json("POST", "/api/interventions", {"title": "standalone"})
+    assert status == 201, row
+    got = docker("exec", "-e", "REDISCLI_AUTH", datastore.container, "redis-cli", "-p", "6379", "GET",
+                 f"single:intervention:{row['id']}", env={**os.environ, "REDISCLI_AUTH": passwords["redis"]})
+    assert json.loads(got.stdout)["title"] == "standalone"
+    assert app.http.json("GET", f"/api/interventions/{row['id']}")[1]["source"] == "redis"
 
 
 def test_logs_are_json(api):

@@ -54,6 +54,18 @@ logfile /var/log/redis/cluster-$p.log
 CONF
     done
     start_redis
+    # One standalone server too (REDIS_URL mode of the API).
+    cat >/etc/redis/standalone.conf <<CONF
+port 6379
+bind 0.0.0.0
+protected-mode no
+daemonize yes
+dir /var/lib/redis
+save ""
+requirepass $REDIS_PASSWORD
+logfile /var/log/redis/standalone.log
+CONF
+    redis-server /etc/redis/standalone.conf
     REDISCLI_AUTH=$REDIS_PASSWORD redis-cli --cluster create "$ip:7000" "$ip:7001" "$ip:7002" --cluster-yes >/var/log/redis/create.log
     for _ in $(seq 1 100); do
       REDISCLI_AUTH=$REDIS_PASSWORD redis-cli -p 7000 cluster info | grep -q cluster_state:ok && break; sleep 0.1
