@@ -91,7 +91,8 @@ UPSTREAM_EXPR = {
 }
 # the scenario's timing overrides: removed for production (role defaults), replaced for the anchor
 TIMING_VARS = ["prometheus_scrape_interval", "prometheus_scrape_timeout", "prometheus_evaluation_interval",
-               "prometheus_rule_for_override", "alertmanager_group_wait", "alertmanager_group_interval",
+               "prometheus_rule_for_override", "alertmanager_group_wait", "alertmanager_critical_group_wait",
+               "alertmanager_group_interval",
                "alertmanager_repeat_interval", "alertmanager_watchdog_repeat_interval"]
 
 INJECT = r"""set -u
@@ -137,7 +138,7 @@ def production_settings() -> dict:
         rule_for[fault] = rules[0].get("for", "0s")
     return {"scrape_interval": prom["prometheus_scrape_interval"],
             "evaluation_interval": prom["prometheus_evaluation_interval"],
-            "group_wait": am["alertmanager_group_wait"], "group_interval": am["alertmanager_group_interval"],
+            "group_wait": am["alertmanager_critical_group_wait"], "group_interval": am["alertmanager_group_interval"],
             "repeat_interval": am["alertmanager_repeat_interval"], "for": rule_for}
 
 
@@ -209,6 +210,7 @@ def inventory(config: str, work: Path) -> Path:
         mon.update(prometheus_scrape_interval=UPSTREAM_TIMING["scrape_interval"],
                    prometheus_evaluation_interval=UPSTREAM_TIMING["evaluation_interval"],
                    alertmanager_group_wait=UPSTREAM_TIMING["group_wait"],
+                   alertmanager_critical_group_wait=UPSTREAM_TIMING["group_wait"],
                    alertmanager_group_interval=UPSTREAM_TIMING["group_interval"],
                    alertmanager_repeat_interval=UPSTREAM_TIMING["repeat_interval"],
                    prometheus_extra_rule_groups=upstream_rule_groups(
