@@ -24,17 +24,10 @@ JOBS="${K8S_SIM_BUILD_JOBS:-2}"
 mkdir -p "${BIN}" "${IMAGES}" "${WORK}" "${ROOT}/.cache"
 ln -sfn "${NODE}" "${ROOT}/.cache/k8s-node"
 
-command -v go >/dev/null || { echo "k8s-node build: go is not on PATH" >&2; exit 1; }
-export GOFLAGS="-trimpath -buildvcs=false"
-export GOTOOLCHAIN=local
-LDFLAGS_BASE="-s -w"
-T0=$(date +%s)
-BUILT=()
-CACHED=()
-
 log() { printf '[k8s-node build] %s\n' "$*"; }
 # shellcheck source=../k8s-sim/lib-build.sh
 . "${SIM}/lib-build.sh"
+go_build_setup "k8s-node build"
 
 # The simulated cluster's pinned build provides the control plane, kubectl and etcd (cached there).
 K8S_SIM_BUILD_JOBS="${JOBS}" "${SIM}/build.sh" | sed 's/^/  /'

@@ -27,19 +27,12 @@ for d in bin charts; do
   ln -sfn "${STORE}/${d}" "${CACHE}/${d}"
 done
 
-command -v go >/dev/null || { echo "build.sh: go is not on PATH" >&2; exit 1; }
-export GOFLAGS="-trimpath -buildvcs=false"
-export GOTOOLCHAIN=local
-LDFLAGS_BASE="-s -w"
-T0=$(date +%s)
-BUILT=()
-CACHED=()
-
 log() { printf '[k8s-sim build] %s\n' "$*"; }
 
-# stamp_ok, recipe_hash, require_pin, timed (shared with tests/k8s-node/build.sh)
+# go_build_setup, stamp_ok, recipe_hash, require_pin, timed (shared with tests/k8s-node/build.sh)
 # shellcheck source=lib-build.sh
 . "${HERE}/lib-build.sh"
+go_build_setup "build.sh"
 
 # --- Kubernetes control plane + kubectl --------------------------------------------------------------
 KUBE_MOD="${HERE}/build/kubernetes"

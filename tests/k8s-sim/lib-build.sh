@@ -1,7 +1,18 @@
 # Build helpers shared by tests/k8s-sim/build.sh and tests/k8s-node/build.sh (sourced, not executed).
-# The caller sets: BIN (where stamps and binaries live, unless STAMP_DIR says otherwise), LDFLAGS_BASE,
-# GOFLAGS, and the arrays BUILT=() and CACHED=(); and defines log().
+# The caller sets BIN (where stamps and binaries live, unless STAMP_DIR says otherwise), defines log(), and calls
+# go_build_setup, which sets the Go environment and build flags (part of every stamp) and the BUILT/CACHED lists.
 # shellcheck shell=bash
+
+# go_build_setup WHO: refuse without go; the flags every build (and its stamp) uses; start the clock and the lists.
+go_build_setup() {
+  command -v go >/dev/null || { echo "$1: go is not on PATH" >&2; exit 1; }
+  export GOFLAGS="-trimpath -buildvcs=false"
+  export GOTOOLCHAIN=local
+  declare -g LDFLAGS_BASE="-s -w"
+  declare -g T0
+  T0=$(date +%s)
+  declare -ga BUILT=() CACHED=()
+}
 
 # stamp_ok NAME KEY [FILE...]: true when ${STAMP_DIR:-$BIN}/.stamp-NAME records KEY and every FILE (relative
 # to that directory) exists: binaries must be executable, other files (*.tar, *.yml) non-empty.
