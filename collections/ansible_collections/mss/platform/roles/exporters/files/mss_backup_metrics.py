@@ -6,8 +6,9 @@
   pgbackrest   reads `pgbackrest info --output=json` (or --json FILE): per stanza and repository, the newest backup
                without error -> timestamp (stop), size (repository delta), duration (stop - start).
   redis        scans the Redis snapshot sets on the backup host (<dir>/<set>/<host>-<port>.json manifests written by
-               the redis_cluster role's snapshot job); the newest set whose manifests cover the 16384 slots exactly
-               once counts -> timestamp (newest manifest), size (sum of its RDB files), duration (newest - oldest).
+               the redis_cluster role's snapshot job; per host only those its <host>.index names, its newest run);
+               the newest set whose manifests cover the 16384 slots exactly once counts -> timestamp (newest
+               manifest), size (sum of its RDB files), duration (newest - oldest).
 
 The output replaces <textfile dir>/mss_backup_<store>.prom atomically (written to a temporary file in the same
 directory, then renamed), so node_exporter never reads half a file; mss_backup_collector_success goes to
@@ -15,8 +16,8 @@ mss_backup_<store>_collector.prom (1, or 0 with exit 1 when the source cannot be
 kept). pgbackrest also reports mss_backup_repo_status_code per stanza and repository (pgBackRest's status code:
 0 ok, 2 no valid backups, 99 other error), so an errored stanza is visible, not just silent.
 
-Importable for tests (pgbackrest_text, pgbackrest_rows, pgbackrest_status_rows, render, redis_rows); one file on
-the host.
+Importable for tests (pgbackrest_text, pgbackrest_rows, pgbackrest_status_rows, render, redis_rows,
+set_manifests); one file on the host.
 """
 
 import argparse
@@ -74,17 +75,33 @@ def labels(r):
     return 'store="%s",name="%s",repo="%s"' % (label_value(r["store"]), label_value(r["name"]), label_value(r["repo"]))
 
 
+def set_manifests(d):
+    """The manifests of one snapshot set: per host, those its <host>.index names (its newest run), else all."""
+    names = os.listdir(d)
+    indexed = {}
+    for f in names:
+        if f.endswith(".index"):
+            with open(os.path.join(d, f)) as fh:
+                indexed[f[:-len(".index")]] = set(json.load(fh).get("manifests", []))
+    manifests = []
+    for f in sorted(names):
+        if not f.endswith(".json"):
+            continue
+        with open(os.path.join(d, f)) as fh:
+            m = json.load(fh)
+        if m.get("host") in indexed and f not in indexed[m["host"]]:
+            continue
+        manifests.append(m)
+    return manifests
+
+
 def redis_rows(base, name, repo_name):
     best = None
     for set_id in sorted(os.listdir(base), reverse=True):
         d = os.path.join(base, set_id)
         if not os.path.isdir(d):
             continue
-        manifests = []
-        for f in os.listdir(d):
-            if f.endswith(".json"):
-                with open(os.path.join(d, f)) as fh:
-                    manifests.append(json.load(fh))
+        manifests = set_manifests(d)
         covered = [0] * SLOTS
         for m in manifests:
             for a, b in m.get("slots", []):

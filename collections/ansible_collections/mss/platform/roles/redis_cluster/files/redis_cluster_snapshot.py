@@ -4,8 +4,12 @@
 """RDB snapshot of every local Redis Cluster master: BGSAVE, copy with a manifest, retention, copy to the backup host.
 
 A snapshot set is one directory per time stamp (hourly by default, the same name on every host) holding, for
-each master, <host>-<port>.rdb and <host>-<port>.json (node id, slot ranges, key count, sha256). The restore
-playbook (playbooks/redis_restore.yml) only accepts a set whose manifests cover the 16384 slots exactly once.
+each master, <host>-<port>.rdb and <host>-<port>.json (node id, slot ranges, key count, sha256), and one
+<host>.index per host naming the manifests of that host's newest run. A second run in the same hour (the timer,
+then an operator's run after a failover or a scale-out) replaces the host's part of the set: readers (the restore,
+the backup metrics) take only the manifests the index names, since the backup host refuses deletions, and the
+local copy drops the files no longer named. The restore playbook (playbooks/redis_restore.yml) only accepts a set
+whose manifests cover the 16384 slots exactly once.
 With a remote ("user@backup-host") the set is pushed there with rsync over SSH (the config's "ssh" command: a
 dedicated key, a pinned host key); the backup host keeps the set under the same name and prunes old sets itself.
 """
@@ -72,6 +76,22 @@ def prune(backup_dir, hours, keep):
             shutil.rmtree(path)
 
 
+def write_index(target, conf, set_id, stems):
+    """Name this run's manifests (written last, atomically), then drop this host's files it no longer names."""
+    index = {"set": set_id, "host": conf["host"], "manifests": sorted(s + ".json" for s in stems),
+             "created": datetime.datetime.now(datetime.UTC).isoformat()}
+    tmp = os.path.join(target, conf["host"] + ".index.part")
+    with open(tmp, "w") as f:
+        json.dump(index, f, indent=2)
+    os.replace(tmp, os.path.join(target, conf["host"] + ".index"))
+    keep = {s + ext for s in stems for ext in (".json", ".rdb")}
+    prefix = conf["host"] + "-"
+    for name in os.listdir(target):
+        if name.startswith(prefix) and name not in keep and name.endswith((".json", ".rdb", ".part")):
+            os.unlink(os.path.join(target, name))
+    return index
+
+
 def push(conf, target, set_id, attempts=3):
     """rsync this host's files of the set to the backup host; retried, since the network may blink."""
     cmd = ["rsync", "-a", "-e", conf["ssh"], target + "/", "{}:{}/".format(conf["remote"], set_id)]
@@ -123,9 +143,11 @@ def main(argv=None):
         with open(os.path.join(target, stem + ".json"), "w") as f:
             json.dump(manifest, f, indent=2)
         done.append(manifest)
+    # also when this host serves no slots any more (its masters failed over): its older files leave the set
+    write_index(target, conf, set_id, [f"{conf['host']}-{m['port']}" for m in done])
     prune(conf["backup_dir"], conf.get("retention_hours", 48), set_id)
     pushed = None
-    if conf.get("remote") and done:
+    if conf.get("remote"):
         # rrsync on the backup host roots the path in its set directory; the manifests travel with their RDBs
         push(conf, target, set_id)
         pushed = "{}:{}".format(conf["remote"], set_id)
