@@ -22,6 +22,9 @@ IMAGES="${NODE}/images"
 WORK="${NODE}/work"          # binaries that only go into images (coredns, kube-router, pause)
 JOBS="${K8S_SIM_BUILD_JOBS:-2}"
 mkdir -p "${BIN}" "${IMAGES}" "${WORK}" "${ROOT}/.cache"
+# One node build at a time per store (the simulated cluster's build below takes its own lock).
+exec 7>"${NODE}/.build.lock"
+flock 7
 ln -sfn "${NODE}" "${ROOT}/.cache/k8s-node"
 
 log() { printf '[k8s-node build] %s\n' "$*"; }

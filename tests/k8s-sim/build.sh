@@ -18,6 +18,10 @@ BIN="${STORE}/bin"
 CHARTS="${STORE}/charts"
 JOBS="${K8S_SIM_BUILD_JOBS:-2}"
 mkdir -p "${BIN}" "${CHARTS}" "${CACHE}"
+# One build of the store at a time (two checkouts, or `make k8s-node` beside CI's integration stage, share it):
+# a second build waits, then finds the pieces current.
+exec 8>"${STORE}/.build.lock"
+flock 8
 # The checkout's bin/ and charts/ are links into the store (a real directory left by an older layout is
 # moved into the store first, so nothing is rebuilt).
 for d in bin charts; do
