@@ -45,8 +45,8 @@ class FakeMaster:
     def execute_command(self, *args):
         if args == ("CLUSTER", "NODES") or args == ("CLUSTER NODES",):
             flags = "myself," + self.role
-            return {"127.0.0.1:%d" % self.port: {"node_id": self.node, "flags": flags,
-                                                  "slots": [[str(a), str(b)] for a, b in self.slots]}}
+            slots = [[str(a), str(b)] for a, b in self.slots]
+            return {"127.0.0.1:%d" % self.port: {"node_id": self.node, "flags": flags, "slots": slots}}
         if args[0] == "BGSAVE":
             self.saved = 2 ** 40  # far in the future: the save is "after" the job started
             return "Background saving scheduled"
