@@ -89,7 +89,6 @@ def write_index(target, conf, set_id, stems):
     for name in os.listdir(target):
         if name.startswith(prefix) and name not in keep and name.endswith((".json", ".rdb", ".part")):
             os.unlink(os.path.join(target, name))
-    return index
 
 
 def push(conf, target, set_id, attempts=3):
