@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # ruff: noqa: UP031
 """Print --allow-empty UID:PANEL_ID for every dashboard panel whose every query reads only sources this Molecule
-scenario does not run (Patroni, etcd, HAProxy, dockerd, kube-state-metrics, a Redis Cluster, NGINX, pgBackRest),
+scenario does not run (Patroni, etcd, dockerd, kube-state-metrics, a Redis Cluster, NGINX, pgBackRest),
 one per line with the reason on stderr. Every other panel must return data."""
 
 import json
@@ -9,7 +9,7 @@ import pathlib
 import re
 import sys
 
-ABSENT = re.compile(r'patroni_|etcd_|haproxy_|engine_daemon|kube_|redis_cluster_|nginx_|store="postgresql"')
+ABSENT = re.compile(r'patroni_|etcd_|engine_daemon|kube_|redis_cluster_|nginx_|store="postgresql"')
 
 
 def panels(items):
