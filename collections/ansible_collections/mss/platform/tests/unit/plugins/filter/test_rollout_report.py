@@ -38,10 +38,13 @@ def replicaset(name, revision, image, ready, owner='dep-uid', replicas=None):
 
 
 def pod(name, rs, ready=False, container=None, conditions=None):
+    if conditions is None:
+        conditions = [{'type': 'Ready', 'status': 'True' if ready else 'False'}]
     return {
-        'metadata': {'name': name, 'uid': name + '-uid', 'ownerReferences': [{'kind': 'ReplicaSet', 'uid': rs + '-uid'}]},
+        'metadata': {'name': name, 'uid': name + '-uid',
+                     'ownerReferences': [{'kind': 'ReplicaSet', 'uid': rs + '-uid'}]},
         'status': {
-            'conditions': conditions if conditions is not None else [{'type': 'Ready', 'status': 'True' if ready else 'False'}],
+            'conditions': conditions,
             'containerStatuses': [container] if container else [],
         },
     }
