@@ -124,8 +124,7 @@ def main() -> int:
     load_before = list(os.getloadavg())
 
     molecule("destroy")
-    molecule("create")
-    molecule("prepare")
+    molecule("create")  # Molecule's create sequence runs prepare.yml too
 
     rows = {}
     secs, stats = playbook(SCENARIO / "converge.yml")
