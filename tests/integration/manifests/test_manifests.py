@@ -1,7 +1,7 @@
 """Every manifest the app and istio roles render (with their defaults) is valid Kubernetes:
 
 - built-in kinds against the OpenAPI schemas of Kubernetes 1.28 and of the newest version kubernetes-validate
-  ships (strict: unknown fields are errors);
+  ships (strict: unknown fields are errors), each rendered as the roles would for a cluster of that version;
 - Istio kinds against the OpenAPI schema of their CRD in the pinned Istio 1.30 base chart (tests/k8s-sim);
 - checkov (kubernetes framework, from the separate venv .venv-security) finds nothing, except the checks
   skipped below, each with its reason.
@@ -42,19 +42,28 @@ CHECKOV_SKIPS = {
 }
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> Path:
+def render(out: Path, kube_minor: int) -> Path:
+    """Render every manifest into `out` as the roles would for a cluster of Kubernetes 1.<kube_minor>."""
     if not ANSIBLE_PLAYBOOK.is_file():
         pytest.skip(f"no ansible-playbook next to {sys.executable}")
-    out = tmp_path_factory.mktemp("manifests")
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     proc = subprocess.run(
         [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(Path(__file__).with_name("render.yml")),
-         "-e", f"render_dir={out}"],
+         "-e", f"render_dir={out}", "-e", f"render_kube_minor={kube_minor}"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False,
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     return out
+
+
+def minor(version: str) -> int:
+    return int(version.split(".")[1])
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Path:
+    """The manifests for the newest Kubernetes kubernetes-validate knows."""
+    return render(tmp_path_factory.mktemp("manifests"), minor(K8S_VERSIONS[-1]))
 
 
 def documents(rendered: Path):
@@ -82,10 +91,13 @@ def test_something_was_rendered(rendered):
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
-def test_builtin_kinds_validate(rendered, version):
+def test_builtin_kinds_validate(rendered, tmp_path, version):
+    # Rendered as for a cluster of that version: fields newer clusters keep (matchLabelKeys in a pod anti-affinity
+    # term, 1.31+) must be left out for older ones.
+    manifests = rendered if version == K8S_VERSIONS[-1] else render(tmp_path, minor(version))
     errors = []
     checked = 0
-    for name, doc in documents(rendered):
+    for name, doc in documents(manifests):
         if "istio.io" in doc["apiVersion"]:
             continue
         try:
@@ -95,6 +107,27 @@ def test_builtin_kinds_validate(rendered, version):
             errors.append(f"{name} {doc['kind']}/{doc['metadata']['name']}: {exc.message} at {list(exc.path)}")
     assert not errors, "\n".join(errors)
     assert checked >= 10
+
+
+def deployments(manifests: Path) -> list[dict]:
+    return [doc["spec"]["template"]["spec"] for _, doc in documents(manifests) if doc["kind"] == "Deployment"]
+
+
+def test_fields_follow_the_server_version(rendered, tmp_path):
+    """matchLabelKeys in the anti-affinity term from 1.31, the preStop sleep action from 1.30 (exec sleep before)."""
+    by_minor = {99: rendered}
+    for kube_minor in (29, 30, 31):
+        (tmp_path / str(kube_minor)).mkdir()
+        by_minor[kube_minor] = render(tmp_path / str(kube_minor), kube_minor)
+    for kube_minor, manifests in by_minor.items():
+        pods = deployments(manifests)
+        assert len(pods) == 2, kube_minor
+        for pod in pods:
+            term = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+            assert ("matchLabelKeys" in term["podAffinityTerm"]) is (kube_minor >= 31), (kube_minor, term)
+            pre_stop = pod["containers"][0]["lifecycle"]["preStop"]
+            expected = {"sleep": {"seconds": 5}} if kube_minor >= 30 else {"exec": {"command": ["sleep", "5"]}}
+            assert pre_stop == expected, (kube_minor, pre_stop)
 
 
 def test_istio_kinds_validate_against_their_crds(rendered):
