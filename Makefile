@@ -20,7 +20,7 @@ export ANSIBLE_FORCE_COLOR := false
 export PY_COLORS := 0
 
 # Molecule scenarios run by `make test` (each converges real software in containers).
-MOLECULE_SCENARIOS ?= postgresql redis_cluster monitoring docker_host
+MOLECULE_SCENARIOS ?= k8s_cluster postgresql redis_cluster monitoring docker_host
 # Stages of `make test`, in order; each is also a target of its own.
 TEST_STAGES ?= lint sanity units integration molecule
 
