@@ -92,8 +92,8 @@ def test_something_was_rendered(rendered):
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 def test_builtin_kinds_validate(rendered, tmp_path, version):
-    # Rendered as for a cluster of that version: fields newer clusters keep (matchLabelKeys in a pod anti-affinity
-    # term, 1.31+) must be left out for older ones.
+    # Rendered as for a cluster of that version: fields only newer clusters keep (matchLabelKeys in a pod
+    # anti-affinity term, 1.31+; the preStop sleep action, 1.30+) must be left out for older ones.
     manifests = rendered if version == K8S_VERSIONS[-1] else render(tmp_path, minor(version))
     errors = []
     checked = 0
@@ -115,7 +115,7 @@ def deployments(manifests: Path) -> list[dict]:
 
 def test_fields_follow_the_server_version(rendered, tmp_path):
     """matchLabelKeys in the anti-affinity term from 1.31, the preStop sleep action from 1.30 (exec sleep before)."""
-    by_minor = {99: rendered}
+    by_minor = {minor(K8S_VERSIONS[-1]): rendered}
     for kube_minor in (29, 30, 31):
         (tmp_path / str(kube_minor)).mkdir()
         by_minor[kube_minor] = render(tmp_path / str(kube_minor), kube_minor)
