@@ -57,8 +57,9 @@ def ephemeral_dir() -> Path:
     return Path(dirs[-1])
 
 
-def playbook(path: Path, *args: str) -> tuple[float, dict]:
-    """ansible-playbook with the scenario's inventory and settings, JSON results; returns (seconds, stats)."""
+def playbook(path: Path, *args: str) -> tuple[float, dict, list[tuple[str, float]]]:
+    """ansible-playbook with the scenario's inventory and settings, JSON results; returns (seconds, stats, the
+    slowest tasks)."""
     eph = ephemeral_dir()
     env = venv_env()
     env.update({
@@ -80,7 +81,23 @@ def playbook(path: Path, *args: str) -> tuple[float, dict]:
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-6000:] + proc.stderr[-3000:])
         raise SystemExit(f"k8s_converge: {path.name} failed (exit {proc.returncode})")
-    return seconds, json.loads(proc.stdout)["stats"]
+    result = json.loads(proc.stdout)
+    return seconds, result["stats"], slowest_tasks(result)
+
+
+def slowest_tasks(result: dict, top: int = 8) -> list[tuple[str, float]]:
+    """The run's slowest tasks by wall time (the json callback's per-task start/end), longest first."""
+    spent: dict[str, float] = {}
+    for play in result.get("plays", []):
+        for task in play.get("tasks", []):
+            info = task["task"]
+            duration = info.get("duration", {})
+            if "start" not in duration or "end" not in duration:
+                continue
+            secs = (datetime.fromisoformat(duration["end"].replace("Z", "+00:00"))
+                    - datetime.fromisoformat(duration["start"].replace("Z", "+00:00"))).total_seconds()
+            spent[info["name"]] = spent.get(info["name"], 0.0) + secs
+    return sorted(((name, round(secs, 1)) for name, secs in spent.items()), key=lambda kv: -kv[1])[:top]
 
 
 def changed(stats: dict) -> int:
@@ -127,19 +144,19 @@ def main() -> int:
     molecule("create")  # Molecule's create sequence runs prepare.yml too
 
     rows = {}
-    secs, stats = playbook(SCENARIO / "converge.yml")
+    secs, stats, _ = playbook(SCENARIO / "converge.yml")
     rows["cold"] = {"seconds": round(secs, 1), "changed": changed(stats)}
     nodes = kubectl_json("get", "nodes")["items"]
     ready_nodes = [n["metadata"]["name"] for n in nodes
                    if any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])]
-    secs, stats = playbook(SCENARIO / "converge.yml")
+    secs, stats, re_run_slowest = playbook(SCENARIO / "converge.yml")
     rows["re-run"] = {"seconds": round(secs, 1), "changed": changed(stats)}
 
     import_app_images()
-    secs, stats = playbook(SCENARIO / "files" / "app.yml")
+    secs, stats, _ = playbook(SCENARIO / "files" / "app.yml")
     rows["app cold"] = {"seconds": round(secs, 1), "changed": changed(stats)}
     first_pods = kubectl_json("get", "pods", "-n", "mss")["items"]
-    secs, stats = playbook(SCENARIO / "files" / "app.yml")
+    secs, stats, _ = playbook(SCENARIO / "files" / "app.yml")
     rows["app re-run"] = {"seconds": round(secs, 1), "changed": changed(stats)}
 
     before = {p["metadata"]["name"] for p in kubectl_json("get", "pods", "-n", "mss")["items"]}
@@ -162,6 +179,7 @@ def main() -> int:
         "pod_ready_rolling_restart_s": {"n": len(again), "median": statistics.median(again) if again else None,
                                         "max": max(again) if again else None},
         "api_rolling_restart_s": round(restart_secs, 1),
+        "re_run_slowest_tasks": re_run_slowest,
     }
     machine = {"cores": os.cpu_count(), "load_before": load_before, "load_after": list(os.getloadavg())}
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -190,6 +208,12 @@ def main() -> int:
         f"{summary['pod_ready_first_deploy_s']['max']} ({len(first)} Pods); API rolling restart median "
         f"{summary['pod_ready_rolling_restart_s']['median']}, max {summary['pod_ready_rolling_restart_s']['max']} "
         f"({len(again)} Pods); the whole API rolling restart {summary['api_rolling_restart_s']} s.",
+        "",
+        "Slowest tasks of the cluster re-run (wall seconds, all hosts of the task together):",
+        "",
+        "| task | seconds |",
+        "|---|---|",
+        *(f"| {name} | {secs} |" for name, secs in re_run_slowest),
     ]
     (RESULTS / "k8s_converge.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
