@@ -26,7 +26,8 @@ from kubernetes.client.exceptions import ApiException  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_KUBECONFIG = REPO / ".cache" / "k8s-sim" / "kubeconfig"
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
-LOCAL_GROUP_VARS = REPO / "inventories" / "local" / "group_vars" / "k8s_control.yml"
+# The group_vars of k8s_control for the simulated cluster (helm and the Istio charts of tests/k8s-sim).
+SIM_GROUP_VARS = Path(__file__).resolve().parent / "k8s_control_sim.yml"
 
 
 class PlaybookRun:
@@ -72,7 +73,7 @@ def k8s_inventory(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"no ansible-playbook next to {sys.executable}")
     inv = tmp_path_factory.mktemp("k8s-inventory")
     (inv / "group_vars").mkdir()
-    (inv / "group_vars" / "k8s_control.yml").symlink_to(LOCAL_GROUP_VARS)
+    (inv / "group_vars" / "k8s_control.yml").symlink_to(SIM_GROUP_VARS)
     (inv / "hosts.yml").write_text(json.dumps({"k8s_control": {"hosts": {"localhost": None}}}))
     return inv / "hosts.yml"
 

@@ -118,6 +118,29 @@ def test_invalid_settings_refused(run_playbook, converged):
     assert bad.rc != 0 and "Invalid istio settings" in bad.output, bad.tail()
 
 
+def test_base_component_alone(run_playbook, converged, api_client, delete_namespace):
+    """istio_components [base]: the CRDs and every mesh object, no gateway release (and its namespace still made)."""
+    suffix = uuid.uuid4().hex[:6]
+    gateway_ns, app_ns = f"istio-gw-{suffix}", f"istio-base-{suffix}"
+    extra = {"istio_app_namespace": app_ns, "istio_components": ["base"], "istio_gateway_namespace": gateway_ns,
+             "istio_gateway_release": f"{gateway_ns}-gw"}
+    try:
+        run = run_playbook("istio.yml", extra)
+        assert run.rc == 0, run.tail()
+        assert not client.AppsV1Api(api_client).list_namespaced_deployment(gateway_ns).items
+        assert not client.CoreV1Api(api_client).list_namespaced_secret(
+            gateway_ns, label_selector="owner=helm").items, "a Helm release was installed in the gateway namespace"
+        gateway = custom(api_client).get_namespaced_custom_object(GROUP, "v1", gateway_ns, "gateways", "mss-gateway")
+        assert gateway["spec"]["servers"], gateway
+        exposed = custom(api_client).get_namespaced_custom_object(GROUP, "v1", app_ns, "virtualservices", "mss-frontend")
+        assert f"{gateway_ns}/mss-gateway" in exposed["spec"]["gateways"], exposed["spec"]
+        bad = run_playbook("istio.yml", {**extra, "istio_components": ["base", "pilot"]}, "--tags", "istio_preflight")
+        assert bad.rc != 0 and "istio_components" in bad.output, bad.tail()
+    finally:
+        delete_namespace(api_client, gateway_ns)
+        delete_namespace(api_client, app_ns)
+
+
 def test_deploy_app_runbook(converged, api_client, run_playbook):
     """playbooks/deploy_app.yml: the app role, then the routing (control plane untouched), idempotent."""
     namespace = converged[0]
