@@ -132,7 +132,8 @@ def test_base_component_alone(run_playbook, converged, api_client, delete_namesp
             gateway_ns, label_selector="owner=helm").items, "a Helm release was installed in the gateway namespace"
         gateway = custom(api_client).get_namespaced_custom_object(GROUP, "v1", gateway_ns, "gateways", "mss-gateway")
         assert gateway["spec"]["servers"], gateway
-        exposed = custom(api_client).get_namespaced_custom_object(GROUP, "v1", app_ns, "virtualservices", "mss-frontend")
+        exposed = custom(api_client).get_namespaced_custom_object(GROUP, "v1", app_ns, "virtualservices",
+                                                                  "mss-frontend")
         assert f"{gateway_ns}/mss-gateway" in exposed["spec"]["gateways"], exposed["spec"]
         bad = run_playbook("istio.yml", {**extra, "istio_components": ["base", "pilot"]}, "--tags", "istio_preflight")
         assert bad.rc != 0 and "istio_components" in bad.output, bad.tail()
